@@ -1,0 +1,155 @@
+"""The ``loghunt`` command line. It calls the library, never the reverse."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from loghunt.errors import LoghuntError
+from loghunt.output.findings import COMBINED, FLAGGED, RANK, REASONS, VOTES, Findings
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Find what a security analyst should look at first in a mountain of logs.",
+)
+out = Console()
+err = Console(stderr=True)
+
+_SHOWN_FIELDS = ("time", "actor.user.name", "api.operation", "src_endpoint.ip",
+                 "http_request.user_agent", "status")
+
+
+def _split(value: str | None) -> tuple[str, ...] | None:
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else None
+
+
+@app.command()
+def hunt(
+    paths: Annotated[list[Path], typer.Argument(help="Log files or folders (any format).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write findings.")] = Path(
+        "hunt-out"
+    ),
+    labels: Annotated[
+        str | None, typer.Option(help="Column holding ground truth (enables metrics).")
+    ] = None,
+    labels_file: Annotated[
+        Path | None,
+        typer.Option(help="CSV with event_id and the --labels column, joined on event_id."),
+    ] = None,
+    detectors: Annotated[
+        str | None, typer.Option(help="Comma-separated detectors, e.g. knn,lof,iforest.")
+    ] = None,
+    contamination: Annotated[float, typer.Option(help="Expected share of anomalies.")] = 0.01,
+    fields: Annotated[
+        str | None, typer.Option(help="Comma-separated input columns to use (default: auto).")
+    ] = None,
+    exclude: Annotated[str | None, typer.Option(help="Comma-separated columns to ignore.")] = None,
+    min_votes: Annotated[
+        int | None, typer.Option(help="Flag events that at least this many detectors flag.")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Findings to print.")] = 15,
+) -> None:
+    """Hunt anomalous events in PATHS and write ranked findings to --out."""
+    from loghunt.hunt import HuntOptions, run_hunt
+
+    options = HuntOptions(
+        detectors=_split(detectors),
+        contamination=contamination,
+        fields=_split(fields),
+        exclude=_split(exclude) or (),
+        labels=labels,
+        labels_file=labels_file,
+        min_votes=min_votes,
+    )
+    _run(lambda: run_hunt(paths, out_dir, options, progress=err.is_terminal), out_dir, top)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write logs and findings.")] = Path(
+        "demo-out"
+    ),
+    events: Annotated[int, typer.Option(help="Events to generate.")] = 40_000,
+    seed: Annotated[int, typer.Option(help="Seed of the scenario generator.")] = 0,
+    top: Annotated[int, typer.Option(help="Findings to print.")] = 15,
+) -> None:
+    """Generate a labelled demo organisation's logs, hunt them and print the metrics."""
+    from loghunt.hunt import run_demo
+
+    _run(lambda: run_demo(out_dir, events, seed, progress=err.is_terminal), out_dir, top)
+
+
+def _run(job: object, out_dir: Path, top: int) -> None:
+    try:
+        findings = job()  # type: ignore[operator]
+    except LoghuntError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    print_findings(findings, top)
+    out.print(f"Findings written to {escape(str(out_dir))}/")
+
+
+def print_findings(findings: Findings, top: int) -> None:
+    """A table of the top findings and, with labels, the metrics per detector."""
+    out.print(
+        f"[bold]{len(findings):,}[/bold] events, [bold]{findings.n_flagged:,}[/bold] flagged "
+        f"(threshold {findings.threshold:.3f}), "
+        f"{findings.n_dead_letters:,} dead-lettered records"
+    )
+    out.print(_top_table(findings.top(top)))
+    if findings.metrics:
+        out.print(_metrics_table(findings))
+
+
+def _top_table(rows: pl.DataFrame) -> Table:
+    table = Table(title="Top findings", show_lines=False)
+    shown = [c for c in _SHOWN_FIELDS if c in rows.columns]
+    for name in (RANK, COMBINED, VOTES, FLAGGED, *shown, REASONS):
+        table.add_column(name, overflow="fold")
+    for row in rows.iter_rows(named=True):
+        cells = [_cell(row[c]) for c in (RANK, COMBINED, VOTES, FLAGGED, *shown, REASONS)]
+        table.add_row(*cells)
+    return table
+
+
+def _cell(value: object) -> str:
+    """Log values are hostile: escape rich markup and strip terminal control characters."""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    text = "" if value is None else str(value)
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return escape(text[:80])
+
+
+def _metrics_table(findings: Findings) -> Table:
+    table = Table(title="Detection quality against the labels")
+    columns = ("name", "roc_auc", "pr_auc", "precision", "recall", "f1", "precision_at_k")
+    for name in columns:
+        table.add_column(name, justify="right" if name != "name" else "left")
+    for m in findings.metrics:
+        values = m.to_dict()
+        table.add_row(*[_metric(values[c]) for c in columns])
+    return table
+
+
+def _metric(value: object) -> str:
+    if isinstance(value, float):
+        return "n/a" if math.isnan(value) else f"{value:.3f}"
+    return str(value)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Run several detectors over one matrix, sharing one neighbour search among them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from loghunt.detectors import make_detector
+from loghunt.detectors.base import Detector, check_matrix
+from loghunt.errors import ConfigError, NotFittedError
+from loghunt.index import NeighborIndex, build_graph
+from loghunt.index.graph import NeighborGraph
+
+Scores = NDArray[np.float64]
+
+
+class DetectorEnsemble:
+    """Fit and score a list of registered detectors on one feature matrix.
+
+    Every neighbour-based detector (k-NN distance, LOF) reads the same k-nearest-neighbour
+    graph, built once by FAISS for the largest ``n_neighbors`` any of them needs.
+
+    Parameters
+    ----------
+    detectors : registry keys, e.g. ``("knn", "lof", "iforest")``.
+    n_neighbors : neighbours for every neighbour-based detector unless overridden.
+    metric : distance of the shared graph: ``"l2"``, ``"cosine"`` or ``"ip"``.
+    detector_params : per-detector keyword overrides, e.g. ``{"lof": {"n_neighbors": 35}}``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(200, 4)).astype("float32")
+    >>> ens = DetectorEnsemble(("knn", "iforest")).fit(X)
+    >>> sorted(ens.train_scores_)
+    ['iforest', 'knn']
+    """
+
+    def __init__(
+        self,
+        detectors: Sequence[str] = ("knn", "lof", "iforest"),
+        n_neighbors: int = 20,
+        metric: str = "l2",
+        random_state: int = 0,
+        detector_params: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.detectors = tuple(detectors)
+        self.n_neighbors = n_neighbors
+        self.metric = metric
+        self.random_state = random_state
+        self.detector_params = dict(detector_params or {})
+
+    def fit(self, X: ArrayLike) -> DetectorEnsemble:
+        data = check_matrix(X)
+        if not self.detectors:
+            raise ConfigError("choose at least one detector")
+        self.detectors_ = {name: self._make(name) for name in self.detectors}
+        self.k_ = max(
+            (_n_neighbors(d) for d in self.detectors_.values() if d.uses_neighbors), default=0
+        )
+        graph: NeighborGraph | None = None
+        self.index_: NeighborIndex | None = None
+        if self.k_:
+            self.k_ = min(self.k_, data.shape[0] - 1)
+            self.index_, graph = build_graph(
+                data, self.k_, metric=self.metric, random_state=self.random_state
+            )
+        self.train_scores_ = {
+            name: det.fit(data, graph=graph if det.uses_neighbors else None).train_scores_
+            for name, det in self.detectors_.items()
+        }
+        self.n_features_in_ = data.shape[1]
+        return self
+
+    def score(self, X: ArrayLike) -> dict[str, Scores]:
+        """Raw scores of new rows per detector (their neighbours searched once)."""
+        if not hasattr(self, "detectors_"):
+            raise NotFittedError("DetectorEnsemble is not fitted; call fit first")
+        data = check_matrix(X)
+        graph = self.index_.search(data, self.k_) if self.index_ is not None else None
+        return {
+            name: det.score(data, graph=graph if det.uses_neighbors else None)
+            for name, det in self.detectors_.items()
+        }
+
+    def _make(self, name: str) -> Detector:
+        params: dict[str, Any] = dict(self.detector_params.get(name, {}))
+        detector = make_detector(name, **params)
+        if detector.uses_neighbors:
+            params.setdefault("n_neighbors", self.n_neighbors)
+            params.setdefault("metric", self.metric)
+        elif "random_state" in _init_params(detector):
+            params.setdefault("random_state", self.random_state)
+        return make_detector(name, **params)
+
+
+def _n_neighbors(detector: Detector) -> int:
+    return int(getattr(detector, "n_neighbors", 0))
+
+
+def _init_params(detector: Detector) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(type(detector).__init__).parameters) - {"self"}

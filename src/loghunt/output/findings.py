@@ -1,0 +1,70 @@
+"""The findings table: one row per event, ranked, with scores, votes, flag and reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from loghunt.ensemble.combine import Agreement
+from loghunt.evaluate.metrics import Metrics
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RANK = "rank"
+COMBINED = "combined_score"
+VOTES = "votes"
+FLAGGED = "flagged"
+REASONS = "reasons"
+RAW_PREFIX = "score."
+NORM_PREFIX = "norm."
+
+
+@dataclass
+class Findings:
+    """Scored events, most anomalous first.
+
+    ``table`` columns: ``rank``, ``event_id``, the raw event's key fields, ``score.<detector>``
+    (raw, higher = more anomalous), ``norm.<detector>`` (percentile among the baseline in
+    [0, 1]), ``votes``, ``combined_score``, ``flagged`` and ``reasons``.
+    """
+
+    table: pl.DataFrame
+    detectors: list[str]
+    threshold: float
+    metrics: list[Metrics] = field(default_factory=list)
+    agreement: Agreement | None = None
+    n_dead_letters: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.table.height
+
+    @property
+    def n_flagged(self) -> int:
+        return int(self.table.get_column(FLAGGED).sum())
+
+    def top(self, n: int = 20) -> pl.DataFrame:
+        """The ``n`` highest-ranked events."""
+        return self.table.head(n)
+
+    def flagged(self) -> pl.DataFrame:
+        """Only the events over the threshold."""
+        return self.table.filter(pl.col(FLAGGED))
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.table.to_pandas()
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and metrics as plain values, for metrics.json and logs."""
+        return {
+            "n_events": self.table.height,
+            "n_flagged": self.n_flagged,
+            "n_dead_letters": self.n_dead_letters,
+            "threshold": self.threshold,
+            "detectors": self.detectors,
+            "metrics": [m.to_dict() for m in self.metrics],
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+        }

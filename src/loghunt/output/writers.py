@@ -1,0 +1,59 @@
+"""Write findings to disk: Parquet, CSV safe against formula injection, metrics JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from loghunt.output.findings import Findings
+
+# A spreadsheet treats a cell starting with these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def write_findings(findings: Findings, out_dir: Path) -> dict[str, Path]:
+    """Write findings.parquet, findings.csv and summary.json into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "parquet": out_dir / "findings.parquet",
+        "csv": out_dir / "findings.csv",
+        "summary": out_dir / "summary.json",
+    }
+    findings.table.write_parquet(paths["parquet"])
+    to_csv_safe(findings.table).write_csv(paths["csv"])
+    paths["summary"].write_bytes(
+        orjson.dumps(findings.summary(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
+    )
+    if findings.metrics:
+        paths["metrics"] = out_dir / "metrics.json"
+        metrics = [m.to_dict() for m in findings.metrics]
+        paths["metrics"].write_bytes(orjson.dumps(metrics, option=orjson.OPT_INDENT_2))
+    return paths
+
+
+def to_csv_safe(table: pl.DataFrame) -> pl.DataFrame:
+    """Text cells that a spreadsheet would run as formulas get a leading apostrophe.
+
+    Nested columns (lists, structs) are written as JSON text first, since CSV has no nesting.
+    """
+    exprs = []
+    for name, dtype in table.schema.items():
+        if isinstance(dtype, pl.List | pl.Struct | pl.Array):
+            as_json = pl.col(name).map_elements(_to_json, return_dtype=pl.Utf8)
+            exprs.append(_defuse(as_json).alias(name))
+        elif dtype == pl.Utf8:
+            exprs.append(_defuse(pl.col(name)).alias(name))
+    return table.with_columns(exprs)
+
+
+def _to_json(value: object) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def _defuse(col: pl.Expr) -> pl.Expr:
+    risky = col.str.starts_with(_FORMULA_START[0])
+    for prefix in _FORMULA_START[1:]:
+        risky = risky | col.str.starts_with(prefix)
+    return pl.when(risky).then(pl.lit("'") + col).otherwise(col)
