@@ -24,8 +24,14 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-_SHOWN_FIELDS = ("time", "actor.user.name", "api.operation", "src_endpoint.ip",
-                 "http_request.user_agent", "status")
+_SHOWN_FIELDS = (
+    "time",
+    "actor.user.name",
+    "api.operation",
+    "src_endpoint.ip",
+    "http_request.user_agent",
+    "status",
+)
 
 
 def _split(value: str | None) -> tuple[str, ...] | None:
@@ -75,9 +81,9 @@ def hunt(
 
 @app.command()
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Where to write logs and findings.")] = Path(
-        "demo-out"
-    ),
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where to write logs and findings.")
+    ] = Path("demo-out"),
     events: Annotated[int, typer.Option(help="Events to generate.")] = 40_000,
     seed: Annotated[int, typer.Option(help="Seed of the scenario generator.")] = 0,
     top: Annotated[int, typer.Option(help="Findings to print.")] = 15,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
+from rich.console import Console
 
 from loghunt.errors import ConfigError
 from loghunt.io import read_events, write_dead_letters
@@ -59,13 +61,24 @@ def run_hunt(
         events, label_columns = join_labels(events, options.labels_file, options.labels)
         # Every column of the labels file is ground truth: shown in findings, never a feature.
         config = replace(config, exclude=(*config.exclude, *label_columns))
-    findings = Pipeline(config).fit_score(events)
+    with _step(f"Hunting {events.height:,} events", progress):
+        findings = Pipeline(config).fit_score(events)
     findings.n_dead_letters = result.n_dead
     findings.timings = {"read": read_s, **findings.timings}
     out_dir.mkdir(parents=True, exist_ok=True)
     write_dead_letters(result.dead_letters, out_dir / "dead_letters.jsonl")
     write_findings(findings, out_dir)
     return findings
+
+
+@contextmanager
+def _step(message: str, progress: bool) -> Iterator[None]:
+    """A spinner on stderr while a long step runs; nothing when stderr is not a terminal."""
+    if not progress:
+        yield
+        return
+    with Console(stderr=True).status(message):
+        yield
 
 
 def join_labels(

@@ -33,17 +33,26 @@ from loghunt.output.findings import (
     VOTES,
     Findings,
 )
-from loghunt.schema import normalize
-from loghunt.schema import ocsf
+from loghunt.schema import normalize, ocsf
 from loghunt.schema.roles import infer_roles
 
-DEFAULT_DETECTORS = ("knn", "lof", "iforest", "ecod")
+DEFAULT_DETECTORS = ("knn", "iforest", "ecod")
 # Values of a text label column that mean "normal" (BGL uses "-").
 _NORMAL_LABELS = frozenset({"", "-", "0", "false", "normal", "benign", "none", "no"})
 _KEY_FIELDS = (
-    ocsf.TIME, ocsf.USER_NAME, ocsf.USER_TYPE, ocsf.OPERATION, ocsf.SERVICE, ocsf.SRC_IP,
-    ocsf.USER_AGENT, ocsf.REGION, ocsf.STATUS, ocsf.ERROR, ocsf.CLASS_UID,
-    ocsf.SOURCE_FILE, ocsf.SOURCE_LINE,
+    ocsf.TIME,
+    ocsf.USER_NAME,
+    ocsf.USER_TYPE,
+    ocsf.OPERATION,
+    ocsf.SERVICE,
+    ocsf.SRC_IP,
+    ocsf.USER_AGENT,
+    ocsf.REGION,
+    ocsf.STATUS,
+    ocsf.ERROR,
+    ocsf.CLASS_UID,
+    ocsf.SOURCE_FILE,
+    ocsf.SOURCE_LINE,
 )
 _N_REASON_FEATURES = 3
 

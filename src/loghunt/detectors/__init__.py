@@ -1,1 +1,37 @@
-"""detectors"""
+"""Detectors: one module per family, all reachable by name through the registry.
+
+>>> from loghunt.detectors import available_detectors, make_detector
+>>> "lof" in available_detectors()
+True
+>>> make_detector("lof", n_neighbors=35).n_neighbors
+35
+"""
+
+from loghunt.detectors.base import Detector, check_matrix
+from loghunt.detectors.ecod import ECODDetector
+from loghunt.detectors.iforest import IForestDetector
+from loghunt.detectors.kmeans import KMeansDetector
+from loghunt.detectors.knn import KNNDetector
+from loghunt.detectors.lof import LOFDetector
+from loghunt.detectors.registry import (
+    available_detectors,
+    detector_class,
+    make_detector,
+    register,
+)
+from loghunt.detectors.robust_z import RobustZDetector
+
+__all__ = [
+    "Detector",
+    "ECODDetector",
+    "IForestDetector",
+    "KMeansDetector",
+    "KNNDetector",
+    "LOFDetector",
+    "RobustZDetector",
+    "available_detectors",
+    "check_matrix",
+    "detector_class",
+    "make_detector",
+    "register",
+]

@@ -34,18 +34,18 @@ def stack(per_detector: Mapping[str, NDArray[np.float64]]) -> Matrix:
 def combine_scores(normalized: Matrix, method: str = "mean") -> NDArray[np.float64]:
     """One score per event from the normalised (percentile) scores of all detectors."""
     if method == "mean":
-        return normalized.mean(axis=1)
+        return np.asarray(normalized.mean(axis=1), dtype=np.float64)
     if method == "max":
-        return normalized.max(axis=1)
+        return np.asarray(normalized.max(axis=1), dtype=np.float64)
     if method == "median":
-        return np.median(normalized, axis=1)
+        return np.asarray(np.median(normalized, axis=1), dtype=np.float64)
     raise ConfigError(f"unknown combine method {method!r}; use one of {COMBINE_METHODS}")
 
 
 def count_votes(normalized: Matrix, contamination: float) -> NDArray[np.int64]:
     """How many detectors flag each event (score in their own top ``contamination``)."""
     flags = normalized >= 1.0 - contamination
-    return flags.sum(axis=1).astype(np.int64)
+    return np.asarray(flags.sum(axis=1), dtype=np.int64)
 
 
 def agreement(per_detector: Mapping[str, NDArray[np.float64]], contamination: float) -> Agreement:
@@ -53,7 +53,9 @@ def agreement(per_detector: Mapping[str, NDArray[np.float64]], contamination: fl
     names = list(per_detector)
     scores = stack(per_detector)
     ranks = np.argsort(np.argsort(scores, axis=0), axis=0).astype(np.float64)
-    spearman = np.atleast_2d(np.corrcoef(ranks, rowvar=False)) if len(names) > 1 else np.ones((1, 1))
+    spearman = (
+        np.atleast_2d(np.corrcoef(ranks, rowvar=False)) if len(names) > 1 else np.ones((1, 1))
+    )
     spearman = np.nan_to_num(spearman, nan=0.0)
     cut = np.quantile(scores, 1.0 - contamination, axis=0)
     flags = scores >= cut

@@ -38,18 +38,13 @@ def to_csv_safe(table: pl.DataFrame) -> pl.DataFrame:
 
     Nested columns (lists, structs) are written as JSON text first, since CSV has no nesting.
     """
-    exprs = []
-    for name, dtype in table.schema.items():
-        if isinstance(dtype, pl.List | pl.Struct | pl.Array):
-            as_json = pl.col(name).map_elements(_to_json, return_dtype=pl.Utf8)
-            exprs.append(_defuse(as_json).alias(name))
-        elif dtype == pl.Utf8:
-            exprs.append(_defuse(pl.col(name)).alias(name))
-    return table.with_columns(exprs)
-
-
-def _to_json(value: object) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    nested = [n for n, t in table.schema.items() if isinstance(t, pl.List | pl.Struct | pl.Array)]
+    table = table.with_columns(
+        pl.Series(n, [orjson.dumps(v).decode() for v in table.get_column(n).to_list()])
+        for n in nested
+    )
+    text = [n for n, t in table.schema.items() if t == pl.Utf8]
+    return table.with_columns(_defuse(pl.col(n)).alias(n) for n in text)
 
 
 def _defuse(col: pl.Expr) -> pl.Expr:

@@ -18,7 +18,6 @@ _CLOUDTRAIL_RENAMES: dict[str, str] = {
     "eventName": ocsf.OPERATION,
     "eventSource": ocsf.SERVICE,
     "awsRegion": ocsf.REGION,
-    "sourceIPAddress": ocsf.SRC_IP,
     "userAgent": ocsf.USER_AGENT,
     "errorCode": ocsf.ERROR,
     "errorMessage": ocsf.ERROR_MESSAGE,
@@ -31,23 +30,37 @@ _CLOUDTRAIL_RENAMES: dict[str, str] = {
     "requestParameters": ocsf.REQUEST_DATA,
     "resources": ocsf.RESOURCES,
 }
-# The principal's name, best first: IAM user, role behind an assumed-role session, service.
+# The principal's name, best first: IAM user, role behind an assumed-role session. AWS services
+# acting on their own (userIdentity.invokedBy) are not users: they go to actor.invoked_by.
 _USER_NAME_SOURCES = (
     "userIdentity.userName",
     "userIdentity.sessionContext.sessionIssuer.userName",
-    "userIdentity.invokedBy",
     "userIdentity.principalId",
 )
+# A dotted quad or an IPv6 address; CloudTrail writes a service name ("ec2.amazonaws.com")
+# instead when an AWS service made the call.
+_IP_PATTERN = r"^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$"
 _MFA_SOURCE = "userIdentity.sessionContext.attributes.mfaAuthenticated"
 _TIME_SOURCES = ("eventTime", "@timestamp")
 # CloudTrail columns worth keeping as features after mapping; the rest are ids, versions or
 # envelope fields (Logstash "@version", "requestID") that only add noise.
-_CLOUDTRAIL_KEEP = ("readOnly", "eventType", "managementEvent", "eventCategory",
-                    "recipientAccountId", "vpcEndpointId")
+_CLOUDTRAIL_KEEP = (
+    "readOnly",
+    "eventType",
+    "managementEvent",
+    "eventCategory",
+    "recipientAccountId",
+    "vpcEndpointId",
+)
 
 CLOUDTRAIL_CLASS_UID = 6003
-_STRING_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S%.f%z",
-                        "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S")
+_STRING_TIME_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.fZ",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%dT%H:%M:%S%.f%z",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S",
+)
 
 
 def is_cloudtrail(table: pl.DataFrame) -> bool:
@@ -81,6 +94,15 @@ def _map_cloudtrail(table: pl.DataFrame) -> pl.DataFrame:
     for source, target in _CLOUDTRAIL_RENAMES.items():
         if source in table.columns:
             exprs.append(pl.coalesce(_col(table, target), pl.col(source)).alias(target))
+    if "sourceIPAddress" in table.columns:
+        source = pl.col("sourceIPAddress").cast(pl.Utf8)
+        is_ip = source.str.contains(_IP_PATTERN).fill_null(False)
+        exprs.append(
+            pl.coalesce(_col(table, ocsf.SRC_IP), pl.when(is_ip).then(source)).alias(ocsf.SRC_IP)
+        )
+        exprs.append(pl.when(~is_ip).then(source).alias(ocsf.SRC_DOMAIN))
+    if "userIdentity.invokedBy" in table.columns:
+        exprs.append(pl.col("userIdentity.invokedBy").cast(pl.Utf8).alias(ocsf.INVOKED_BY))
     exprs.append(
         pl.coalesce(_col(table, ocsf.USER_NAME), *[_col(table, s) for s in _USER_NAME_SOURCES])
         .cast(pl.Utf8)
@@ -92,17 +114,24 @@ def _map_cloudtrail(table: pl.DataFrame) -> pl.DataFrame:
     exprs.append(_cloudtrail_status(table).alias(ocsf.STATUS))
     is_ct = pl.col("eventName").is_not_null()
     exprs.append(
-        pl.when(is_ct).then(pl.lit(CLOUDTRAIL_CLASS_UID)).otherwise(_col(table, ocsf.CLASS_UID))
-        .cast(pl.Int64).alias(ocsf.CLASS_UID)
+        pl.when(is_ct)
+        .then(pl.lit(CLOUDTRAIL_CLASS_UID))
+        .otherwise(_col(table, ocsf.CLASS_UID))
+        .cast(pl.Int64)
+        .alias(ocsf.CLASS_UID)
     )
     exprs.append(
-        pl.when(is_ct).then(pl.lit("CloudTrail")).otherwise(_col(table, ocsf.PRODUCT))
-        .cast(pl.Utf8).alias(ocsf.PRODUCT)
+        pl.when(is_ct)
+        .then(pl.lit("CloudTrail"))
+        .otherwise(_col(table, ocsf.PRODUCT))
+        .cast(pl.Utf8)
+        .alias(ocsf.PRODUCT)
     )
     mapped = table.with_columns(exprs)
     targets = set(_CLOUDTRAIL_RENAMES.values())
     drop = [
-        c for c in table.columns
+        c
+        for c in table.columns
         if _is_cloudtrail_source(c) and c not in _CLOUDTRAIL_KEEP and c not in targets
     ]
     return mapped.drop(drop)
@@ -111,11 +140,29 @@ def _map_cloudtrail(table: pl.DataFrame) -> pl.DataFrame:
 def _is_cloudtrail_source(column: str) -> bool:
     top = column.split(".", 1)[0]
     return top in {
-        "eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion",
-        "sourceIPAddress", "userAgent", "errorCode", "errorMessage", "requestParameters",
-        "responseElements", "additionalEventData", "requestID", "eventID", "sharedEventID",
-        "apiVersion", "serviceEventDetails", "resources", "tlsDetails", "sessionCredentialFromConsole",
-        "@version", "insightDetails", "edgeDeviceDetails",
+        "eventVersion",
+        "userIdentity",
+        "eventSource",
+        "eventName",
+        "awsRegion",
+        "sourceIPAddress",
+        "userAgent",
+        "errorCode",
+        "errorMessage",
+        "requestParameters",
+        "responseElements",
+        "additionalEventData",
+        "requestID",
+        "eventID",
+        "sharedEventID",
+        "apiVersion",
+        "serviceEventDetails",
+        "resources",
+        "tlsDetails",
+        "sessionCredentialFromConsole",
+        "@version",
+        "insightDetails",
+        "edgeDeviceDetails",
     }
 
 
@@ -125,14 +172,18 @@ def _cloudtrail_status(table: pl.DataFrame) -> pl.Expr:
     if "errorCode" in table.columns:
         failed = failed | pl.col("errorCode").is_not_null()
     if "responseElements" in table.columns:
-        console_failed = pl.col("responseElements").cast(pl.Utf8).str.contains('"ConsoleLogin":"Failure"')
+        console_failed = (
+            pl.col("responseElements").cast(pl.Utf8).str.contains('"ConsoleLogin":"Failure"')
+        )
         failed = failed | console_failed.fill_null(False)
     for flat in ("responseElements.ConsoleLogin",):
         if flat in table.columns:
             failed = failed | (pl.col(flat).cast(pl.Utf8) == "Failure").fill_null(False)
     ct_status = pl.when(failed).then(pl.lit("Failure")).otherwise(pl.lit("Success"))
-    return pl.when(pl.col("eventName").is_not_null()).then(ct_status).otherwise(
-        _col(table, ocsf.STATUS).cast(pl.Utf8)
+    return (
+        pl.when(pl.col("eventName").is_not_null())
+        .then(ct_status)
+        .otherwise(_col(table, ocsf.STATUS).cast(pl.Utf8))
     )
 
 
@@ -141,7 +192,8 @@ def _map_ocsf_authentication(table: pl.DataFrame) -> pl.DataFrame:
     if ocsf.AUTH_USER not in table.columns:
         return table
     return table.with_columns(
-        pl.coalesce(_col(table, ocsf.USER_NAME), pl.col(ocsf.AUTH_USER)).cast(pl.Utf8)
+        pl.coalesce(_col(table, ocsf.USER_NAME), pl.col(ocsf.AUTH_USER))
+        .cast(pl.Utf8)
         .alias(ocsf.USER_NAME)
     ).drop(ocsf.AUTH_USER)
 
@@ -184,13 +236,17 @@ def _add_event_id(table: pl.DataFrame) -> pl.DataFrame:
 
 def _location_ids(table: pl.DataFrame) -> pl.Expr:
     if ocsf.SOURCE_FILE in table.columns and ocsf.SOURCE_LINE in table.columns:
-        where = pl.concat_str(
-            [pl.col(ocsf.SOURCE_FILE), pl.col(ocsf.SOURCE_LINE).cast(pl.Utf8)], separator=":"
-        )
-        return where.map_elements(_short_hash, return_dtype=pl.Utf8)
-    return pl.int_range(0, pl.len()).cast(pl.Utf8).map_elements(
-        lambda i: f"row-{i}", return_dtype=pl.Utf8
-    )
+        # One JSONL line can hold a {"Records": [...]} envelope: number records within a line.
+        within = pl.int_range(pl.len()).over([ocsf.SOURCE_FILE, ocsf.SOURCE_LINE])
+        parts = [
+            pl.col(ocsf.SOURCE_FILE),
+            pl.col(ocsf.SOURCE_LINE).cast(pl.Utf8),
+            within.cast(pl.Utf8),
+        ]
+        where = pl.concat_str(parts, separator=":")
+    else:
+        where = pl.int_range(pl.len()).cast(pl.Utf8)
+    return where.map_elements(_short_hash, return_dtype=pl.Utf8)
 
 
 def _short_hash(text: str) -> str:

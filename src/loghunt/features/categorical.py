@@ -1,0 +1,225 @@
+"""Categorical rarity: how often a value, or a (user, value) pair, appeared in the fit data.
+
+Rarity is ``log10((n + 1) / (count + 1))``: the number of decades by which the value is rarer
+than one seen in every event. 0 for a ubiquitous value, 1 for a value in 10% of events, 2 for
+1%, and ``log10(n + 1)`` for a value never seen (count 0), so unseen values at transform time
+are the rarest. Decades give rarity the spread robust scaling gives numbers (a typical spread
+near 1, an outlier several units away); dividing by ``log(n + 1)`` instead squeezes every
+column into [0, 1] where the usual values differ by a few hundredths. Pair counts also remember
+when each pair was first seen, for the first-seen flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from loghunt.features.base import WTIME, Arrays, FeatureSpec, State, pair_key
+
+COUNT = "__lh_count"
+FIRST = "__lh_first"
+
+
+def rarity(counts: NDArray[np.int64], n: int) -> NDArray[np.float32]:
+    """Rarity, in decades, of values seen ``counts`` times in ``n`` events."""
+    return np.log10((n + 1.0) / (counts.astype(np.float64) + 1.0)).astype(np.float32)
+
+
+class ValueCounts:
+    """Counts of the values of one column, or of a tuple of columns, in the fit data.
+
+    Keys are compared as strings; null is counted as a value of its own. With ``with_first=True`` the
+    earliest event time (epoch ms) of each key is kept too.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"op": ["Get", "Get", "Put"]})
+    >>> vc = ValueCounts.fit(df, ("op",))
+    >>> vc.count_of(("Get",)), vc.count_of(("Delete",))
+    (2, 0)
+    """
+
+    def __init__(self, keys: tuple[str, ...], table: pl.DataFrame, n: int) -> None:
+        self.keys = keys
+        self.table = table
+        self.n = n
+        self._dict: dict[tuple[Any, ...], int] | None = None
+
+    @property
+    def with_first(self) -> bool:
+        return FIRST in self.table.columns
+
+    @classmethod
+    def fit(
+        cls, frame: pl.DataFrame, keys: tuple[str, ...], *, with_first: bool = False
+    ) -> ValueCounts:
+        aggs = [pl.len().cast(pl.Int64).alias(COUNT)]
+        if with_first:
+            aggs.append(pl.col(WTIME).min().alias(FIRST))
+        table = (
+            frame.select(
+                [pl.col(k).cast(pl.String) for k in keys] + ([WTIME] if with_first else [])
+            )
+            .group_by(list(keys), maintain_order=True)
+            .agg(aggs)
+        )
+        return cls(keys, table, frame.height)
+
+    def lookup(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Count (and first time) of each row's key, in row order; unseen keys count 0."""
+        keyed = frame.select([pl.col(k).cast(pl.String) for k in self.keys])
+        joined = keyed.join(
+            self.table, on=list(self.keys), how="left", nulls_equal=True, maintain_order="left"
+        )
+        return joined.with_columns(pl.col(COUNT).fill_null(0))
+
+    def rarity(self, frame: pl.DataFrame) -> NDArray[np.float32]:
+        """Scaled rarity of each row's key; 0 where a key is null.
+
+        A null is "not applicable", not a rare value: in a table mixing event classes, an
+        authentication event has no API operation, and that must not make it look anomalous.
+        """
+        counts = self.lookup(frame).get_column(COUNT).to_numpy().astype(np.int64)
+        missing = frame.select(pl.any_horizontal(pl.col(k).is_null() for k in self.keys))
+        values = rarity(counts, self.n)
+        values[missing.to_series().to_numpy()] = 0.0
+        return values
+
+    def count_of(self, values: tuple[Any, ...]) -> int:
+        """How many fit events had these key values (compared as strings)."""
+        if self._dict is None:
+            rows = self.table.select([*self.keys, COUNT]).iter_rows()
+            self._dict = {tuple(r[:-1]): int(r[-1]) for r in rows}
+        key = tuple(None if v is None else str(v) for v in values)
+        return self._dict.get(key, 0)
+
+    def to_state(self, arrays: Arrays, prefix: str) -> State:
+        arrays[f"{prefix}.count"] = self.table.get_column(COUNT).to_numpy().astype(np.int64)
+        if self.with_first:
+            first = self.table.get_column(FIRST).fill_null(np.iinfo(np.int64).min)
+            arrays[f"{prefix}.first"] = first.to_numpy().astype(np.int64)
+        return {
+            "keys": list(self.keys),
+            "n": self.n,
+            "values": [self.table.get_column(k).to_list() for k in self.keys],
+            "with_first": self.with_first,
+        }
+
+    @classmethod
+    def from_state(cls, state: State, arrays: Arrays, prefix: str) -> ValueCounts:
+        keys = tuple(str(k) for k in state["keys"])
+        columns = {
+            k: pl.Series(k, v, dtype=pl.String) for k, v in zip(keys, state["values"], strict=True)
+        }
+        columns[COUNT] = pl.Series(COUNT, arrays[f"{prefix}.count"], dtype=pl.Int64)
+        if state["with_first"]:
+            first = pl.Series(FIRST, arrays[f"{prefix}.first"], dtype=pl.Int64)
+            columns[FIRST] = first.set(first == np.iinfo(np.int64).min, None)
+        return cls(keys, pl.DataFrame(columns), int(state["n"]))
+
+
+class CategoricalColumn:
+    """Rarity of one column's value in the fit data."""
+
+    def __init__(self, column: str, counts: ValueCounts) -> None:
+        self.column = column
+        self.counts = counts
+
+    @classmethod
+    def fit(cls, frame: pl.DataFrame, column: str) -> CategoricalColumn:
+        return cls(column, ValueCounts.fit(frame, (column,)))
+
+    @property
+    def specs(self) -> list[FeatureSpec]:
+        return [FeatureSpec(f"rarity:{self.column}", self.column)]
+
+    def transform(self, frame: pl.DataFrame) -> list[NDArray[np.float32]]:
+        return [self.counts.rarity(frame)]
+
+    def describe(self, name: str, row: Mapping[str, Any]) -> str:
+        value = row.get(self.column)
+        count = self.counts.count_of((value,))
+        return (
+            f"{_show(self.column, value)} seen {count:,} times in {self.counts.n:,} baseline events"
+        )
+
+    def to_state(self, arrays: Arrays, prefix: str) -> State:
+        return {"column": self.column, "counts": self.counts.to_state(arrays, prefix)}
+
+    @classmethod
+    def from_state(cls, state: State, arrays: Arrays, prefix: str) -> CategoricalColumn:
+        return cls(str(state["column"]), ValueCounts.from_state(state["counts"], arrays, prefix))
+
+
+class PairColumns:
+    """Rarity of a (user, value) pair, and optionally a flag for its first sighting.
+
+    The first-seen flag is 1 on the earliest event of a pair in the transformed table when the
+    fit data never had the pair before that event's time. The frame must be sorted by time.
+    """
+
+    def __init__(self, left: str, right: str, counts: ValueCounts, first_seen: bool) -> None:
+        self.left = left
+        self.right = right
+        self.counts = counts
+        self.first_seen = first_seen
+
+    @classmethod
+    def fit(cls, frame: pl.DataFrame, left: str, right: str, *, first_seen: bool) -> PairColumns:
+        counts = ValueCounts.fit(frame, (left, right), with_first=first_seen)
+        return cls(left, right, counts, first_seen)
+
+    @property
+    def key(self) -> str:
+        return pair_key(self.left, self.right)
+
+    @property
+    def specs(self) -> list[FeatureSpec]:
+        out = [FeatureSpec(f"pair_rarity:{self.key}", self.key)]
+        if self.first_seen:
+            out.append(FeatureSpec(f"first_seen:{self.key}", self.key))
+        return out
+
+    def transform(self, frame: pl.DataFrame) -> list[NDArray[np.float32]]:
+        found = self.counts.lookup(frame)
+        out = [rarity(found.get_column(COUNT).to_numpy().astype(np.int64), self.counts.n)]
+        if self.first_seen:
+            # The frame is time-sorted, so a pair's first row in it is its earliest event here.
+            checked = frame.select(
+                pl.struct(self.left, self.right).is_first_distinct().alias("first_here"),
+                pl.col(WTIME),
+            ).with_columns(found.get_column(FIRST))
+            new = checked.select(
+                pl.col("first_here") & (pl.col(FIRST).is_null() | (pl.col(FIRST) >= pl.col(WTIME)))
+            ).to_series()
+            out.append(new.to_numpy().astype(np.float32))
+        return out
+
+    def describe(self, name: str, row: Mapping[str, Any]) -> str:
+        left, right = row.get(self.left), row.get(self.right)
+        count = self.counts.count_of((left, right))
+        pair = f"{_show(self.left, left)} with {_show(self.right, right)}"
+        if name.startswith("first_seen:") and count == 0:
+            return f"first time {pair}: never in {self.counts.n:,} baseline events"
+        return f"{pair} seen {count:,} times in {self.counts.n:,} baseline events"
+
+    def to_state(self, arrays: Arrays, prefix: str) -> State:
+        return {
+            "left": self.left,
+            "right": self.right,
+            "first_seen": self.first_seen,
+            "counts": self.counts.to_state(arrays, prefix),
+        }
+
+    @classmethod
+    def from_state(cls, state: State, arrays: Arrays, prefix: str) -> PairColumns:
+        counts = ValueCounts.from_state(state["counts"], arrays, prefix)
+        return cls(str(state["left"]), str(state["right"]), counts, bool(state["first_seen"]))
+
+
+def _show(column: str, value: Any) -> str:
+    return f"{column}=null" if value is None else f'{column}="{value}"'

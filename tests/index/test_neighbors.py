@@ -1,0 +1,233 @@
+"""NeighborIndex, build_graph and NeighborGraph against brute-force numpy."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import loghunt.index.neighbors as neighbors_module
+from loghunt.errors import ConfigError, NotFittedError
+from loghunt.index import NeighborGraph, NeighborIndex, build_graph, measure_recall
+
+
+def _clustered(n: int, d: int, seed: int = 0, n_clusters: int = 20) -> np.ndarray:
+    """Rows around fixed cluster centres (the same for every seed: fresh rows, same clusters)."""
+    centres = np.random.default_rng(12345).normal(0.0, 4.0, (n_clusters, d))
+    rng = np.random.default_rng(seed)
+    rows = centres[rng.integers(0, n_clusters, n)] + rng.normal(0.0, 1.0, (n, d))
+    return rows.astype(np.float32)
+
+
+def _brute_force(Q: np.ndarray, R: np.ndarray, metric: str) -> np.ndarray:
+    """Full (n_queries, n_reference) distance matrix in float64, graph conventions."""
+    Q64, R64 = Q.astype(np.float64), R.astype(np.float64)
+    if metric == "l2":
+        return np.sqrt(((Q64[:, None, :] - R64[None, :, :]) ** 2).sum(-1))
+    if metric == "cosine":
+        qn = np.linalg.norm(Q64, axis=1, keepdims=True)
+        rn = np.linalg.norm(R64, axis=1, keepdims=True)
+        Qu = np.divide(Q64, qn, out=np.zeros_like(Q64), where=qn > 0)
+        Ru = np.divide(R64, rn, out=np.zeros_like(R64), where=rn > 0)
+        return 1.0 - Qu @ Ru.T
+    return -(Q64 @ R64.T)
+
+
+@pytest.fixture(scope="module")
+def small() -> np.ndarray:
+    X = _clustered(400, 5)
+    X[7] = 0.0  # a zero row: cosine must not divide by zero
+    return X
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine", "ip"])
+def test_exact_search_matches_brute_force(metric, small) -> None:
+    queries = _clustered(30, 5, seed=1)
+    queries[0] = 0.0
+    graph = NeighborIndex(metric=metric).fit(small).search(queries, k=6)
+    full = _brute_force(queries, small, metric)
+    expected = np.sort(full, axis=1)[:, :6]
+    np.testing.assert_allclose(graph.distances, expected, rtol=1e-4, atol=1e-4)
+    found = np.take_along_axis(full, graph.indices, axis=1)
+    np.testing.assert_allclose(found, expected, rtol=1e-4, atol=1e-4)
+    assert graph.indices.dtype == np.int64 and graph.distances.dtype == np.float32
+    assert (np.diff(graph.distances, axis=1) >= -1e-6).all()
+    assert graph.metric == metric
+
+
+def test_cosine_zero_rows_are_at_distance_one(small) -> None:
+    graph = NeighborIndex(metric="cosine").fit(small).search(np.zeros((1, 5)), k=3)
+    np.testing.assert_allclose(graph.distances, 1.0)
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine", "ip"])
+def test_self_graph_excludes_each_row_itself(metric, small) -> None:
+    graph = NeighborIndex(metric=metric).fit(small).self_graph(k=5)
+    rows = np.arange(len(small))[:, None]
+    assert not (graph.indices == rows).any()
+    full = _brute_force(small, small, metric)
+    np.fill_diagonal(full, np.inf)
+    np.testing.assert_allclose(graph.distances, np.sort(full, axis=1)[:, :5], atol=1e-4)
+
+
+def test_self_graph_drops_the_rows_own_index_among_duplicates() -> None:
+    base = _clustered(50, 3)
+    X = np.vstack([base, np.repeat(base[:1], 4, axis=0)])  # rows 0, 50..53 are identical
+    graph = NeighborIndex().fit(X).self_graph(k=3)
+    duplicates = [0, 50, 51, 52, 53]
+    for row in duplicates:
+        assert row not in graph.indices[row]
+        assert set(graph.indices[row]) <= set(duplicates) - {row}
+        np.testing.assert_array_equal(graph.distances[row], 0.0)
+
+
+def test_self_graph_with_more_duplicates_than_neighbours() -> None:
+    X = np.zeros((10, 2), dtype=np.float32)  # self may fall outside the k + 1 results
+    graph = NeighborIndex().fit(X).self_graph(k=2)
+    assert graph.indices.shape == (10, 2)
+    assert not (graph.indices == np.arange(10)[:, None]).any()
+
+
+@pytest.mark.parametrize("method", ["ivf", "hnsw"])
+def test_approximate_methods_tune_to_the_target_recall(method) -> None:
+    X = _clustered(8_000, 16)
+    index = NeighborIndex(method=method, tune_k=10).fit(X)
+    assert index.method_ == method
+    assert index.recall_ >= 0.95
+    assert (index.nprobe_ if method == "ivf" else index.ef_search_) is not None
+    assert measure_recall(index, _clustered(300, 16, seed=5), k=10) >= 0.9
+    graph = index.self_graph(10)
+    assert not (graph.indices == np.arange(len(X))[:, None]).any()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["ivf", "hnsw"])
+def test_recall_on_100k_by_32_clustered_rows(method) -> None:
+    X = _clustered(100_000, 32)
+    index = NeighborIndex(method=method).fit(X)
+    assert index.recall_ >= 0.95
+    queries = _clustered(1_000, 32, seed=9)
+    assert measure_recall(index, queries, k=20) >= 0.95
+
+
+def test_auto_is_exact_below_the_threshold_and_ivf_above() -> None:
+    X = _clustered(3_000, 8)
+    assert NeighborIndex().fit(X).method_ == "exact"
+    index = NeighborIndex(exact_threshold=1_000).fit(X)
+    assert index.method_ == "ivf"
+    assert index.recall_ >= 0.95
+
+
+def test_short_ivf_results_are_completed_exactly() -> None:
+    X = _clustered(600, 4)
+    index = NeighborIndex(method="ivf").fit(X)
+    index.index_.nprobe = 1  # lists hold ~50 rows, some fewer than k: FAISS pads with -1
+    _, raw = index.index_.search(X[:100], 60)
+    short = (raw < 0).any(axis=1)
+    assert short.any()
+    graph = index.search(X[:100], k=60)
+    assert (graph.indices >= 0).all()
+    expected = np.sort(_brute_force(X[:100][short], X, "l2"), axis=1)[:, :60]
+    np.testing.assert_allclose(graph.distances[short], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_search_in_chunks_matches_one_call(monkeypatch, small) -> None:
+    index = NeighborIndex().fit(small)
+    whole = index.search(small, k=4)
+    monkeypatch.setattr(neighbors_module, "CHUNK_ROWS", 37)
+    chunked = index.search(small, k=4)
+    np.testing.assert_array_equal(chunked.indices, whole.indices)
+    np.testing.assert_array_equal(
+        index.self_graph(4).indices, NeighborIndex().fit(small).self_graph(4).indices
+    )
+
+
+@pytest.mark.parametrize("method", ["exact", "ivf", "hnsw"])
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_save_and_load_round_trip(tmp_path, method, metric) -> None:
+    X = _clustered(2_000, 8)
+    index = NeighborIndex(metric=metric, method=method).fit(X)
+    index.save(tmp_path / "idx")
+    loaded = NeighborIndex.load(tmp_path / "idx")
+    assert loaded.get_params() == index.get_params()
+    assert (loaded.method_, loaded.recall_, loaded.nprobe_, loaded.ef_search_) == (
+        index.method_,
+        index.recall_,
+        index.nprobe_,
+        index.ef_search_,
+    )
+    before, after = index.search(X[:100], 5), loaded.search(X[:100], 5)
+    np.testing.assert_array_equal(after.indices, before.indices)
+    np.testing.assert_array_equal(after.distances, before.distances)
+    json.loads((tmp_path / "idx" / "index.json").read_text())  # parameters are plain JSON
+
+
+def test_load_refuses_a_directory_without_an_index(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="saved NeighborIndex"):
+        NeighborIndex.load(tmp_path)
+
+
+def test_bad_parameters_and_inputs_raise(small) -> None:
+    with pytest.raises(ConfigError, match="metric"):
+        NeighborIndex(metric="manhattan").fit(small)
+    with pytest.raises(ConfigError, match="method"):
+        NeighborIndex(method="lsh").fit(small)
+    with pytest.raises(ConfigError, match="target_recall"):
+        NeighborIndex(target_recall=1.5).fit(small)
+    with pytest.raises(NotFittedError):
+        NeighborIndex().search(small, 3)
+    index = NeighborIndex().fit(small)
+    with pytest.raises(ConfigError, match="columns"):
+        index.search(small[:, :3], 3)
+    with pytest.raises(ConfigError, match="k must be"):
+        index.search(small, len(small) + 1)
+    with pytest.raises(ConfigError, match="k must be"):
+        index.self_graph(len(small))
+    with pytest.raises(ConfigError, match="NaN"):
+        index.search(np.full((1, 5), np.nan), 3)
+
+
+def test_build_graph_indexes_everything_below_the_threshold(small) -> None:
+    index, graph = build_graph(small, k=5)
+    assert graph.reference_rows is None and graph.index is index
+    np.testing.assert_array_equal(graph.indices, index.self_graph(5).indices)
+
+
+def test_build_graph_samples_the_reference_above_the_threshold() -> None:
+    X = _clustered(3_000, 6)
+    index, graph = build_graph(X, k=8, reference_threshold=1_000, reference_size=500)
+    ref = graph.reference_rows
+    assert ref is not None and len(ref) == 500 and index.n_reference_ == 500
+    assert graph.indices.shape == (3_000, 8) and graph.indices.max() < 500
+    assert graph.n_reference == 500
+    full = _brute_force(X, X[ref], "l2")
+    full[ref, np.arange(500)] = np.inf  # sampled rows exclude themselves
+    np.testing.assert_allclose(graph.distances, np.sort(full, axis=1)[:, :8], atol=1e-4)
+    # The same seed draws the same sample.
+    _, again = build_graph(X, k=8, reference_threshold=1_000, reference_size=500)
+    np.testing.assert_array_equal(again.reference_rows, ref)
+
+
+def test_build_graph_clamps_k_with_a_warning() -> None:
+    X = _clustered(5, 3)
+    with pytest.warns(UserWarning, match="using k=4"):
+        _, graph = build_graph(X, k=10)
+    assert graph.k == 4
+    with pytest.raises(ConfigError):
+        build_graph(X[:1], k=1)
+
+
+def test_graph_head_and_validation() -> None:
+    indices = np.arange(12).reshape(4, 3)
+    graph = NeighborGraph(indices, np.zeros((4, 3), np.float32), "l2")
+    assert (graph.k, graph.n_queries, graph.n_reference) == (3, 4, None)
+    head = graph.head(2)
+    assert head.k == 2 and np.shares_memory(head.indices, indices)
+    assert graph.head(3) is graph
+    with pytest.raises(ConfigError, match="k >= 4"):
+        graph.head(4)
+    with pytest.raises(ConfigError, match="metric"):
+        NeighborGraph(indices, np.zeros((4, 3), np.float32), "jaccard")
+    with pytest.raises(ConfigError, match="same shape"):
+        NeighborGraph(indices, np.zeros((4, 2), np.float32), "l2")

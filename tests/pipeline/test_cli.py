@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+from typer.testing import CliRunner
+
+from loghunt.cli import app
+
+runner = CliRunner()
+
+
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--events", "4000"])
+    assert result.exit_code == 0, result.output
+    assert "Top findings" in result.output and "ensemble" in result.output
+    for name in ("findings.parquet", "findings.csv", "summary.json", "metrics.json",
+                 "dead_letters.jsonl"):
+        assert (tmp_path / name).is_file(), name
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert any(m["name"] == "ensemble" for m in metrics)
+
+
+def test_hunt_writes_findings_and_dead_letters(tmp_path: Path) -> None:
+    good = [
+        {"eventName": "GetObject", "eventSource": "s3.amazonaws.com", "eventID": f"e{i}",
+         "eventTime": f"2026-03-02T10:{i % 60:02d}:00Z", "userIdentity": {"userName": f"u{i % 3}"},
+         "sourceIPAddress": "10.0.0.1", "userAgent": "aws-cli/2.0"}
+        for i in range(60)
+    ]
+    lines = [json.dumps(r) for r in good]
+    lines.insert(10, '{"broken": ')
+    (tmp_path / "ct.jsonl").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["hunt", str(tmp_path / "ct.jsonl"), "--out", str(out),
+                                 "--detectors", "knn,iforest"])
+    assert result.exit_code == 0, result.output
+    findings = pl.read_parquet(out / "findings.parquet")
+    assert findings.height == 60
+    dead = [json.loads(x) for x in (out / "dead_letters.jsonl").read_text().splitlines()]
+    assert len(dead) == 1 and dead[0]["line"] == 11
+    assert "1 dead-lettered" in result.output
+
+
+def test_hunt_reports_a_clear_error_for_a_missing_path(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["hunt", str(tmp_path / "nope"), "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "error" in result.output.lower()

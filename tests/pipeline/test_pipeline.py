@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from loghunt import Pipeline
+from loghunt.errors import ConfigError, NotFittedError
+from loghunt.output.findings import COMBINED, FLAGGED, RANK, VOTES
+from loghunt.pipeline import labels_to_bool
+from loghunt.synth import generate_cloudtrail_table
+
+
+@pytest.fixture(scope="module")
+def events() -> pl.DataFrame:
+    return generate_cloudtrail_table(6_000, seed=3)
+
+
+def test_fit_score_ranks_events_and_reports_metrics(events: pl.DataFrame) -> None:
+    findings = Pipeline(labels="is_attack", exclude=("attack",)).fit(events).score(events)
+    table = findings.table
+    assert table.height == events.height
+    assert table.get_column(RANK).to_list() == list(range(1, events.height + 1))
+    combined = table.get_column(COMBINED).to_numpy()
+    assert np.all(np.diff(combined) <= 0), "findings must be sorted by combined score"
+    assert set(findings.detectors) == {"knn", "iforest", "ecod"}
+    for name in findings.detectors:
+        assert table.get_column(f"norm.{name}").is_between(0, 1).all()
+    assert table.get_column(VOTES).max() <= len(findings.detectors)
+    assert 0 < findings.n_flagged <= 0.02 * events.height
+    ensemble = next(m for m in findings.metrics if m.name == "ensemble")
+    assert ensemble.roc_auc > 0.8, ensemble
+    assert "attack" in table.columns and "is_attack" in table.columns
+
+
+def test_pandas_input_gives_the_same_findings(events: pl.DataFrame) -> None:
+    pytest.importorskip("pandas")
+    small = events.head(1_500)
+    from_polars = Pipeline(exclude=("attack", "is_attack")).fit_score(small)
+    from_pandas = Pipeline(exclude=("attack", "is_attack")).fit_score(small.to_pandas())
+    assert from_polars.table.get_column("event_id").to_list() == (
+        from_pandas.table.get_column("event_id").to_list()
+    )
+
+
+def test_scoring_new_events_against_a_baseline(events: pl.DataFrame) -> None:
+    baseline, new = events.head(4_000), events.tail(2_000)
+    pipe = Pipeline(exclude=("attack", "is_attack"), detectors=("knn", "iforest")).fit(baseline)
+    findings = pipe.score(new)
+    assert findings.table.height == 2_000
+    assert np.isfinite(findings.table.get_column(COMBINED).to_numpy()).all()
+
+
+def test_min_votes_rule(events: pl.DataFrame) -> None:
+    findings = Pipeline(exclude=("attack", "is_attack"), min_votes=3).fit_score(events.head(2_000))
+    flagged = findings.table.filter(pl.col(FLAGGED))
+    assert (flagged.get_column(VOTES) >= 3).all()
+
+
+def test_errors_are_clear() -> None:
+    with pytest.raises(NotFittedError):
+        Pipeline().score(pl.DataFrame({"x": [1.0, 2.0]}))
+    with pytest.raises(ConfigError, match="contamination"):
+        Pipeline(contamination=0.9).fit(pl.DataFrame({"x": [1.0, 2.0, 3.0]}))
+    with pytest.raises(ConfigError, match="unknown|Unknown|detector"):
+        Pipeline(detectors=("nope",)).fit(pl.DataFrame({"x": np.arange(50.0)}))
+    with pytest.raises(ConfigError, match="DataFrame"):
+        Pipeline().fit([1, 2, 3])
+
+
+def test_labels_to_bool_understands_common_label_styles() -> None:
+    assert labels_to_bool(pl.Series(["-", "KERNDTLB", None, "normal"])).tolist() == [
+        False, True, False, False,
+    ]
+    assert labels_to_bool(pl.Series([0, 1, None])).tolist() == [False, True, False]

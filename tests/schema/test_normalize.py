@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import polars as pl
+
+from loghunt.schema import infer_roles, normalize, ocsf
+
+
+def _cloudtrail() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "eventName": ["GetObject", "ConsoleLogin", "AssumeRole"],
+            "eventSource": ["s3.amazonaws.com", "signin.amazonaws.com", "sts.amazonaws.com"],
+            "eventTime": ["2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z", None],
+            "@timestamp": [None, None, "2020-09-14T00:44:23.000Z"],
+            "eventID": ["e1", "e2", "e3"],
+            "userIdentity.type": ["IAMUser", "IAMUser", "AssumedRole"],
+            "userIdentity.userName": ["alice", "bob", None],
+            "userIdentity.sessionContext.sessionIssuer.userName": [None, None, "ci-role"],
+            "userIdentity.sessionContext.attributes.mfaAuthenticated": ["true", "false", None],
+            "errorCode": [None, None, "AccessDenied"],
+            "responseElements": [None, '{"ConsoleLogin":"Failure"}', None],
+            "requestID": ["r1", "r2", "r3"],
+            "@version": ["1", "1", "1"],
+            "readOnly": [True, False, None],
+        }
+    )
+
+
+def test_cloudtrail_maps_to_ocsf_api_activity() -> None:
+    events = normalize(_cloudtrail())
+    assert events.get_column(ocsf.OPERATION).to_list() == [
+        "GetObject",
+        "ConsoleLogin",
+        "AssumeRole",
+    ]
+    assert events.get_column(ocsf.USER_NAME).to_list() == ["alice", "bob", "ci-role"]
+    assert events.get_column(ocsf.STATUS).to_list() == ["Success", "Failure", "Failure"]
+    assert events.get_column(ocsf.CLASS_UID).to_list() == [6003] * 3
+    assert events.get_column(ocsf.SESSION_MFA).to_list() == [True, False, None]
+    assert events.get_column(ocsf.EVENT_ID).to_list() == ["e1", "e2", "e3"]
+    assert events.schema[ocsf.TIME] == pl.Datetime("ms", "UTC")
+    assert events.get_column(ocsf.TIME).null_count() == 0
+    # Raw ids and envelope fields are not kept as features; useful flags are.
+    assert "requestID" not in events.columns and "@version" not in events.columns
+    assert "readOnly" in events.columns
+
+
+def test_ocsf_authentication_gets_actor_user() -> None:
+    auth = pl.DataFrame(
+        {
+            "time": [1_772_445_600_000],
+            "class_uid": [3002],
+            "user.name": ["carol"],
+            "status": ["Failure"],
+            "metadata.uid": ["a1"],
+        }
+    )
+    events = normalize(auth)
+    assert events.get_column(ocsf.USER_NAME).to_list() == ["carol"]
+    assert str(events.get_column(ocsf.TIME)[0]) == "2026-03-02 10:00:00+00:00"
+    roles = infer_roles(events.columns)
+    assert roles.user == ocsf.USER_NAME and roles.status == ocsf.STATUS
+
+
+def test_mixed_cloudtrail_and_ocsf_rows() -> None:
+    ct = _cloudtrail()
+    auth = pl.DataFrame(
+        {
+            "time": ["2026-03-02T12:00:00Z"],
+            "class_uid": [3002],
+            "user.name": ["carol"],
+            "status": ["Success"],
+        }
+    )
+    events = normalize(pl.concat([ct, auth], how="diagonal_relaxed"))
+    assert events.get_column(ocsf.CLASS_UID).to_list() == [6003, 6003, 6003, 3002]
+    assert events.get_column(ocsf.USER_NAME).to_list()[-1] == "carol"
+    assert events.get_column(ocsf.STATUS).to_list()[-1] == "Success"
+    assert events.get_column(ocsf.TIME).null_count() == 0
+
+
+def test_any_other_table_is_used_as_is_with_an_event_id() -> None:
+    table = pl.DataFrame({"bytes": [1, 2, 3], "proto": ["tcp", "udp", "tcp"]})
+    events = normalize(table)
+    assert events.columns == ["bytes", "proto", ocsf.EVENT_ID]
+    assert events.get_column(ocsf.EVENT_ID).n_unique() == 3
+
+
+def test_event_id_falls_back_to_source_location() -> None:
+    table = pl.DataFrame(
+        {"x": [1, 2], ocsf.SOURCE_FILE: ["a.json", "a.json"], ocsf.SOURCE_LINE: [1, 2]}
+    )
+    ids = normalize(table).get_column(ocsf.EVENT_ID).to_list()
+    assert len(set(ids)) == 2 and ids == normalize(table).get_column(ocsf.EVENT_ID).to_list()
