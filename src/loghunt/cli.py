@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from loghunt.errors import LoghuntError
-from loghunt.output.findings import COMBINED, FLAGGED, RANK, REASONS, VOTES, Findings
+from loghunt.output.findings import COMBINED, RANK, REASONS, VOTES, Findings
 
 app = typer.Typer(
     add_completion=False,
@@ -22,6 +24,8 @@ app = typer.Typer(
     help="Find what a security analyst should look at first in a mountain of logs.",
 )
 out = Console()
+if not out.is_terminal:  # a pipe or a file: no width to respect, so do not squeeze columns
+    out = Console(width=180)
 err = Console(stderr=True)
 
 _SHOWN_FIELDS = (
@@ -91,49 +95,70 @@ def demo(
     """Generate a labelled demo organisation's logs, hunt them and print the metrics."""
     from loghunt.hunt import run_demo
 
-    _run(lambda: run_demo(out_dir, events, seed, progress=err.is_terminal), out_dir, top)
+    job = lambda: run_demo(out_dir, events, seed, progress=err.is_terminal)  # noqa: E731
+    _run(job, out_dir, top, extra=("attack",))
 
 
-def _run(job: object, out_dir: Path, top: int) -> None:
+def _run(job: Callable[[], Findings], out_dir: Path, top: int, extra: tuple[str, ...] = ()) -> None:
     try:
-        findings = job()  # type: ignore[operator]
+        findings = job()
     except LoghuntError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
-    print_findings(findings, top)
+    print_findings(findings, top, extra)
     out.print(f"Findings written to {escape(str(out_dir))}/")
 
 
-def print_findings(findings: Findings, top: int) -> None:
+def print_findings(findings: Findings, top: int, extra: tuple[str, ...] = ()) -> None:
     """A table of the top findings and, with labels, the metrics per detector."""
     out.print(
         f"[bold]{len(findings):,}[/bold] events, [bold]{findings.n_flagged:,}[/bold] flagged "
-        f"(threshold {findings.threshold:.3f}), "
+        f"(combined score >= {findings.threshold:.3f}), "
         f"{findings.n_dead_letters:,} dead-lettered records"
     )
-    out.print(_top_table(findings.top(top)))
+    out.print(_top_table(findings.top(top), extra))
     if findings.metrics:
         out.print(_metrics_table(findings))
 
 
-def _top_table(rows: pl.DataFrame) -> Table:
-    table = Table(title="Top findings", show_lines=False)
-    shown = [c for c in _SHOWN_FIELDS if c in rows.columns]
-    for name in (RANK, COMBINED, VOTES, FLAGGED, *shown, REASONS):
-        table.add_column(name, overflow="fold")
+# (column, header, max width): log fields are long; the full rows are in findings.parquet.
+_TOP_COLUMNS = (
+    (RANK, "#", 5),
+    (COMBINED, "score", 6),
+    (VOTES, "votes", 5),
+    ("time", "time (UTC)", 16),
+    ("actor.user.name", "user", 22),
+    ("api.operation", "operation", 24),
+    ("src_endpoint.ip", "source IP", 15),
+    ("http_request.user_agent", "user agent", 24),
+    (REASONS, "top reason", 40),
+)
+
+
+def _top_table(rows: pl.DataFrame, extra: tuple[str, ...]) -> Table:
+    table = Table(title="Top findings", title_justify="left")
+    spec = [c for c in _TOP_COLUMNS if c[0] in rows.columns]
+    spec += [(c, c, 24) for c in extra if c in rows.columns]
+    for _, header, width in spec:
+        table.add_column(
+            header, min_width=min(width, 8), max_width=width, no_wrap=True, overflow="ellipsis"
+        )
     for row in rows.iter_rows(named=True):
-        cells = [_cell(row[c]) for c in (RANK, COMBINED, VOTES, FLAGGED, *shown, REASONS)]
-        table.add_row(*cells)
+        table.add_row(*[_cell(name, row[name]) for name, _, _ in spec])
     return table
 
 
-def _cell(value: object) -> str:
+def _cell(name: str, value: object) -> str:
     """Log values are hostile: escape rich markup and strip terminal control characters."""
     if isinstance(value, float):
         return f"{value:.3f}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
     text = "" if value is None else str(value)
+    if name == REASONS:
+        text = text.split("; ")[0]
     text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return escape(text[:80])
+    return escape(text[:200])
 
 
 def _metrics_table(findings: Findings) -> Table:

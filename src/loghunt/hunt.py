@@ -104,4 +104,5 @@ def run_demo(out_dir: Path, n_events: int, seed: int, progress: bool = False) ->
     scenario = generate_scenario(ScenarioConfig(n_events=n_events, seed=seed))
     written = write_scenario(scenario, out_dir / "logs")
     options = HuntOptions(labels=DEMO_LABEL, labels_file=written.labels)
-    return run_hunt([out_dir / "logs"], out_dir, options, progress=progress)
+    logs = [written.cloudtrail_dir, written.auth_dir]
+    return run_hunt(logs, out_dir, options, progress=progress)

@@ -15,8 +15,13 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--events", "4000"])
     assert result.exit_code == 0, result.output
     assert "Top findings" in result.output and "ensemble" in result.output
-    for name in ("findings.parquet", "findings.csv", "summary.json", "metrics.json",
-                 "dead_letters.jsonl"):
+    for name in (
+        "findings.parquet",
+        "findings.csv",
+        "summary.json",
+        "metrics.json",
+        "dead_letters.jsonl",
+    ):
         assert (tmp_path / name).is_file(), name
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert any(m["name"] == "ensemble" for m in metrics)
@@ -24,17 +29,24 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
 
 def test_hunt_writes_findings_and_dead_letters(tmp_path: Path) -> None:
     good = [
-        {"eventName": "GetObject", "eventSource": "s3.amazonaws.com", "eventID": f"e{i}",
-         "eventTime": f"2026-03-02T10:{i % 60:02d}:00Z", "userIdentity": {"userName": f"u{i % 3}"},
-         "sourceIPAddress": "10.0.0.1", "userAgent": "aws-cli/2.0"}
+        {
+            "eventName": "GetObject",
+            "eventSource": "s3.amazonaws.com",
+            "eventID": f"e{i}",
+            "eventTime": f"2026-03-02T10:{i % 60:02d}:00Z",
+            "userIdentity": {"userName": f"u{i % 3}"},
+            "sourceIPAddress": "10.0.0.1",
+            "userAgent": "aws-cli/2.0",
+        }
         for i in range(60)
     ]
     lines = [json.dumps(r) for r in good]
     lines.insert(10, '{"broken": ')
     (tmp_path / "ct.jsonl").write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["hunt", str(tmp_path / "ct.jsonl"), "--out", str(out),
-                                 "--detectors", "knn,iforest"])
+    result = runner.invoke(
+        app, ["hunt", str(tmp_path / "ct.jsonl"), "--out", str(out), "--detectors", "knn,iforest"]
+    )
     assert result.exit_code == 0, result.output
     findings = pl.read_parquet(out / "findings.parquet")
     assert findings.height == 60

@@ -70,6 +70,9 @@ def test_errors_are_clear() -> None:
 
 def test_labels_to_bool_understands_common_label_styles() -> None:
     assert labels_to_bool(pl.Series(["-", "KERNDTLB", None, "normal"])).tolist() == [
-        False, True, False, False,
+        False,
+        True,
+        False,
+        False,
     ]
     assert labels_to_bool(pl.Series([0, 1, None])).tolist() == [False, True, False]

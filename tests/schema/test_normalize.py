@@ -45,6 +45,21 @@ def test_cloudtrail_maps_to_ocsf_api_activity() -> None:
     assert "readOnly" in events.columns
 
 
+def test_sso_sessions_are_named_by_person_not_by_shared_role() -> None:
+    table = pl.DataFrame(
+        {
+            "eventName": ["ListBuckets"],
+            "eventSource": ["s3.amazonaws.com"],
+            "userIdentity.type": ["AssumedRole"],
+            "userIdentity.arn": [
+                "arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0a1b/alice@example.com"
+            ],
+            "userIdentity.sessionContext.sessionIssuer.userName": ["AWSReservedSSO_Admin_0a1b"],
+        }
+    )
+    assert normalize(table).get_column(ocsf.USER_NAME).to_list() == ["alice@example.com"]
+
+
 def test_ocsf_authentication_gets_actor_user() -> None:
     auth = pl.DataFrame(
         {

@@ -93,10 +93,11 @@ def test_rewriting_replaces_the_previous_run(tmp_path: Path) -> None:
     assert keep.read_text() == "not ours"
 
 
-def test_hours_per_file_groups_records(tmp_path: Path, small_scenario: Scenario) -> None:
-    hourly = write_scenario(small_scenario, tmp_path / "h1")
-    six = write_scenario(small_scenario, tmp_path / "h6", hours_per_file=6)
-    assert len(six.cloudtrail_files) < len(hourly.cloudtrail_files) / 3
+def test_hours_per_file_groups_records(
+    tmp_path: Path, written: ScenarioPaths, small_scenario: Scenario
+) -> None:
+    six = write_scenario(small_scenario, tmp_path, hours_per_file=6)
+    assert len(six.cloudtrail_files) < len(written.cloudtrail_files) / 3
     hours = {int(CT_NAME.match(p.name).group(4)) for p in six.cloudtrail_files}  # type: ignore[union-attr]
     assert hours <= {0, 6, 12, 18}
     total = sum(

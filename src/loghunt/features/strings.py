@@ -87,9 +87,7 @@ class StringColumn:
         self.scalers = scalers
 
     @classmethod
-    def fit(
-        cls, frame: pl.DataFrame, column: str, stats: tuple[str, ...] = STATS
-    ) -> StringColumn:
+    def fit(cls, frame: pl.DataFrame, column: str, stats: tuple[str, ...] = STATS) -> StringColumn:
         """``stats`` picks the statistics; JSON blobs use only their length, since the
         entropy and digits of serialised structure are noise."""
         values = raw_stats(frame.get_column(column))

@@ -103,11 +103,7 @@ def _map_cloudtrail(table: pl.DataFrame) -> pl.DataFrame:
         exprs.append(pl.when(~is_ip).then(source).alias(ocsf.SRC_DOMAIN))
     if "userIdentity.invokedBy" in table.columns:
         exprs.append(pl.col("userIdentity.invokedBy").cast(pl.Utf8).alias(ocsf.INVOKED_BY))
-    exprs.append(
-        pl.coalesce(_col(table, ocsf.USER_NAME), *[_col(table, s) for s in _USER_NAME_SOURCES])
-        .cast(pl.Utf8)
-        .alias(ocsf.USER_NAME)
-    )
+    exprs.append(_user_name(table).alias(ocsf.USER_NAME))
     if _MFA_SOURCE in table.columns:
         mfa = pl.col(_MFA_SOURCE).cast(pl.Utf8).str.to_lowercase() == "true"
         exprs.append(pl.coalesce(_col(table, ocsf.SESSION_MFA), mfa).alias(ocsf.SESSION_MFA))
@@ -135,6 +131,19 @@ def _map_cloudtrail(table: pl.DataFrame) -> pl.DataFrame:
         if _is_cloudtrail_source(c) and c not in _CLOUDTRAIL_KEEP and c not in targets
     ]
     return mapped.drop(drop)
+
+
+def _user_name(table: pl.DataFrame) -> pl.Expr:
+    """The principal: IAM user name, else the role; for IAM Identity Center (SSO) roles the
+    person is the session name, since one permission-set role is shared by many people."""
+    name = pl.coalesce(
+        _col(table, ocsf.USER_NAME), *[_col(table, s) for s in _USER_NAME_SOURCES]
+    ).cast(pl.Utf8)
+    if "userIdentity.arn" not in table.columns:
+        return name
+    session = pl.col("userIdentity.arn").cast(pl.Utf8).str.extract(r"assumed-role/[^/]+/(.+)$")
+    is_sso = name.str.starts_with("AWSReservedSSO_").fill_null(False)
+    return pl.when(is_sso & session.is_not_null()).then(session).otherwise(name)
 
 
 def _is_cloudtrail_source(column: str) -> bool:
