@@ -12,6 +12,7 @@ from loghunt.errors import ConfigError
 
 Matrix = NDArray[np.float64]
 
+#: How detectors' standardised scores become one: mean (default), max or median.
 COMBINE_METHODS = ("mean", "max", "median")
 
 
@@ -32,7 +33,7 @@ def stack(per_detector: Mapping[str, NDArray[np.float64]]) -> Matrix:
 
 
 def combine_scores(normalized: Matrix, method: str = "mean") -> NDArray[np.float64]:
-    """One score per event from the normalised (percentile) scores of all detectors."""
+    """One score per event from the normalised scores of all detectors (one per column)."""
     if method == "mean":
         return np.asarray(normalized.mean(axis=1), dtype=np.float64)
     if method == "max":

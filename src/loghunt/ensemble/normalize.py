@@ -19,3 +19,27 @@ def percentile_scores(
     below = np.searchsorted(reference, values, side="left")
     at_or_below = np.searchsorted(reference, values, side="right")
     return ((below + at_or_below) / (2.0 * reference.size)).astype(np.float64)
+
+
+# Standardised scores are clipped: one detector's extreme value (LOF reaches 1e6 on
+# duplicates) must not outvote all the others, and far below normal means nothing.
+Z_CLIP = (-3.0, 10.0)
+
+
+def robust_z_scores(
+    train_scores: NDArray[np.float64], scores: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``(score - median) / IQR`` of the training scores, clipped to :data:`Z_CLIP`.
+
+    Unlike percentiles, this keeps how far past the bulk an event lies, which separates a
+    handful of extreme events from merely unusual ones when detectors are averaged.
+    """
+    reference = np.asarray(train_scores, dtype=np.float64)
+    q10, q25, q50, q75, q90 = np.quantile(reference, [0.10, 0.25, 0.50, 0.75, 0.90])
+    spread = q75 - q25
+    if spread <= 0:
+        spread = (q90 - q10) / 2.56  # the 10-90 range of a normal distribution, in IQRs
+    if spread <= 0:
+        spread = float(reference.std()) or 1.0
+    z = (np.asarray(scores, dtype=np.float64) - q50) / spread
+    return np.clip(z, *Z_CLIP)

@@ -78,16 +78,23 @@ class ValueCounts:
         return joined.with_columns(pl.col(COUNT).fill_null(0))
 
     def rarity(self, frame: pl.DataFrame) -> NDArray[np.float32]:
-        """Scaled rarity of each row's key; 0 where a key is null.
+        """Scaled rarity of each row's key; a null is never rarer than the commonest value.
 
         A null is "not applicable", not a rare value: in a table mixing event classes, an
         authentication event has no API operation, and that must not make it look anomalous.
+        Where nulls are the norm (no error code), their own count already says so.
         """
         counts = self.lookup(frame).get_column(COUNT).to_numpy().astype(np.int64)
         missing = frame.select(pl.any_horizontal(pl.col(k).is_null() for k in self.keys))
-        values = rarity(counts, self.n)
-        values[missing.to_series().to_numpy()] = 0.0
-        return values
+        mask = missing.to_series().to_numpy()
+        counts[mask] = np.maximum(counts[mask], self.commonest_count)
+        return rarity(counts, self.n)
+
+    @property
+    def commonest_count(self) -> int:
+        """Count of the most frequent key without nulls in the fit data (0 if none)."""
+        present = self.table.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in self.keys))
+        return int(present.get_column(COUNT).max() or 0) if present.height else 0
 
     def count_of(self, values: tuple[Any, ...]) -> int:
         """How many fit events had these key values (compared as strings)."""

@@ -180,9 +180,11 @@ class NeighborIndex:
         quantizer = faiss.IndexFlat(d, self._faiss_metric())
         self.index_ = faiss.IndexIVFFlat(quantizer, d, nlist, self._faiss_metric())
         self.index_.cp.seed = self.random_state
-        # A sample of ~50 points per list trains k-means as well as all rows, much faster.
+        # Coarse lists need not be optimal (nprobe is tuned to the recall afterwards): 10
+        # k-means rounds on 40 rows per list (FAISS asks for >= 39) cost ~1/6 of the defaults.
+        self.index_.cp.niter = 10
         rng = np.random.default_rng(self.random_state)
-        n_train = min(n, 50 * nlist)
+        n_train = min(n, 40 * nlist)
         train = data if n_train == n else data[np.sort(rng.choice(n, n_train, replace=False))]
         self.index_.train(train)
         self.index_.add(data)
