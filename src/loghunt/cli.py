@@ -66,6 +66,9 @@ def hunt(
     min_votes: Annotated[
         int | None, typer.Option(help="Flag events that at least this many detectors flag.")
     ] = None,
+    normalization: Annotated[
+        str, typer.Option(help="What the combined score averages: percentile or robust_z.")
+    ] = "percentile",
     top: Annotated[int, typer.Option(help="Findings to print.")] = 15,
 ) -> None:
     """Hunt anomalous events in PATHS and write ranked findings to --out."""
@@ -79,6 +82,7 @@ def hunt(
         labels=labels,
         labels_file=labels_file,
         min_votes=min_votes,
+        normalization=normalization,
     )
     _run(lambda: run_hunt(paths, out_dir, options, progress=err.is_terminal), out_dir, top)
 

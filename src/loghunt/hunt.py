@@ -31,6 +31,7 @@ class HuntOptions:
     labels: str | None = None
     labels_file: Path | None = None
     min_votes: int | None = None
+    normalization: str = "percentile"
 
     def config(self) -> PipelineConfig:
         return PipelineConfig(
@@ -40,6 +41,7 @@ class HuntOptions:
             exclude=self.exclude,
             labels=self.labels,
             min_votes=self.min_votes,
+            normalization=self.normalization,
         )
 
 

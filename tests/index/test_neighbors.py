@@ -231,3 +231,25 @@ def test_graph_head_and_validation() -> None:
         NeighborGraph(indices, np.zeros((4, 3), np.float32), "jaccard")
     with pytest.raises(ConfigError, match="same shape"):
         NeighborGraph(indices, np.zeros((4, 2), np.float32), "l2")
+
+
+def test_large_ivf_batches_searched_by_list_give_plain_faiss_results() -> None:
+    X = _clustered(20_000, 8)
+    index = NeighborIndex(method="ivf").fit(X)
+    queries = _clustered(5_000, 8, seed=3)  # above the size where queries are grouped
+    graph = index.search(queries, k=10)
+    raw_d, raw_i = index.index_.search(queries, 10)
+    assert (graph.indices == raw_i).all(axis=1).mean() > 0.999
+    np.testing.assert_allclose(graph.distances, np.sqrt(np.maximum(raw_d, 0)), rtol=1e-5)
+
+
+def test_build_graph_auto_weighs_queries_times_reference_rows() -> None:
+    X = _clustered(3_000, 6)
+    index, _ = build_graph(X, k=5, exact_threshold=2_000)
+    assert index.method_ == "ivf"  # 3,000 x 3,000 pairs > 2,000 ** 2
+    index, _ = build_graph(
+        X, k=5, reference_threshold=1_000, reference_size=1_000, exact_threshold=1_500
+    )
+    assert index.method_ == "ivf"  # a 1,000-row sample, but 3,000 x 1,000 pairs > 1,500 ** 2
+    index, _ = build_graph(X, k=5, exact_threshold=3_000)
+    assert index.method_ == "exact"

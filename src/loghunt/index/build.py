@@ -21,6 +21,7 @@ def build_graph(
     reference_threshold: int = 200_000,
     random_state: int = 0,
     method: str = "auto",
+    exact_threshold: int = 50_000,
 ) -> tuple[NeighborIndex, NeighborGraph]:
     """Index ``X`` and return ``(index, graph)``: every row's ``k`` nearest other rows.
 
@@ -50,7 +51,11 @@ def build_graph(
     random_state : int, default=0
         Seed of the sample and of the index.
     method : {"auto", "exact", "ivf", "hnsw"}, default="auto"
-        Passed to :class:`NeighborIndex`.
+        ``"auto"`` searches exactly while ``n_samples * n_reference <= exact_threshold ** 2``
+        (the cost of an exact self-join of ``exact_threshold`` rows) and uses IVF above: a
+        small reference sample searched by a million rows is not cheap.
+    exact_threshold : int, default=50_000
+        See ``method``.
 
     Returns
     -------
@@ -85,6 +90,8 @@ def build_graph(
             stacklevel=2,
         )
         k = n_ref - 1
+    if method == "auto":
+        method = "exact" if n * n_ref <= exact_threshold**2 else "ivf"
     index = NeighborIndex(metric=metric, method=method, tune_k=k, random_state=random_state)
     if not sampled:
         index.fit(data)
