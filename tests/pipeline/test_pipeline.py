@@ -62,7 +62,7 @@ def test_errors_are_clear() -> None:
         Pipeline().score(pl.DataFrame({"x": [1.0, 2.0]}))
     with pytest.raises(ConfigError, match="contamination"):
         Pipeline(contamination=0.9).fit(pl.DataFrame({"x": [1.0, 2.0, 3.0]}))
-    with pytest.raises(ConfigError, match="unknown|Unknown|detector"):
+    with pytest.raises(ConfigError, match=r"unknown|Unknown|detector"):
         Pipeline(detectors=("nope",)).fit(pl.DataFrame({"x": np.arange(50.0)}))
     with pytest.raises(ConfigError, match="DataFrame"):
         Pipeline().fit([1, 2, 3])

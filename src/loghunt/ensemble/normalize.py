@@ -42,4 +42,4 @@ def robust_z_scores(
     if spread <= 0:
         spread = float(reference.std()) or 1.0
     z = (np.asarray(scores, dtype=np.float64) - q50) / spread
-    return np.clip(z, *Z_CLIP)
+    return np.asarray(np.clip(z, *Z_CLIP), dtype=np.float64)

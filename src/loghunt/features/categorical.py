@@ -32,7 +32,7 @@ def rarity(counts: NDArray[np.int64], n: int) -> NDArray[np.float32]:
 class ValueCounts:
     """Counts of the values of one column, or of a tuple of columns, in the fit data.
 
-    Keys are compared as strings; null is counted as a value of its own. With ``with_first=True`` the
+    Keys are compared as strings; null is counted as a key of its own. With ``with_first=True`` the
     earliest event time (epoch ms) of each key is kept too.
 
     Examples
@@ -94,7 +94,7 @@ class ValueCounts:
     def commonest_count(self) -> int:
         """Count of the most frequent key without nulls in the fit data (0 if none)."""
         present = self.table.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in self.keys))
-        return int(present.get_column(COUNT).max() or 0) if present.height else 0
+        return int(present.get_column(COUNT).cast(pl.Int64).max() or 0)  # type: ignore[arg-type]
 
     def count_of(self, values: tuple[Any, ...]) -> int:
         """How many fit events had these key values (compared as strings)."""

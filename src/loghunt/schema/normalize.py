@@ -95,12 +95,12 @@ def _map_cloudtrail(table: pl.DataFrame) -> pl.DataFrame:
         if source in table.columns:
             exprs.append(pl.coalesce(_col(table, target), pl.col(source)).alias(target))
     if "sourceIPAddress" in table.columns:
-        source = pl.col("sourceIPAddress").cast(pl.Utf8)
-        is_ip = source.str.contains(_IP_PATTERN).fill_null(False)
+        address = pl.col("sourceIPAddress").cast(pl.Utf8)
+        is_ip = address.str.contains(_IP_PATTERN).fill_null(False)
         exprs.append(
-            pl.coalesce(_col(table, ocsf.SRC_IP), pl.when(is_ip).then(source)).alias(ocsf.SRC_IP)
+            pl.coalesce(_col(table, ocsf.SRC_IP), pl.when(is_ip).then(address)).alias(ocsf.SRC_IP)
         )
-        exprs.append(pl.when(~is_ip).then(source).alias(ocsf.SRC_DOMAIN))
+        exprs.append(pl.when(~is_ip).then(address).alias(ocsf.SRC_DOMAIN))
     if "userIdentity.invokedBy" in table.columns:
         exprs.append(pl.col("userIdentity.invokedBy").cast(pl.Utf8).alias(ocsf.INVOKED_BY))
     exprs.append(_user_name(table).alias(ocsf.USER_NAME))
