@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from loghunt.detectors import make_detector
+from loghunt.detectors import detector_class, make_detector
 from loghunt.detectors.base import Detector, check_matrix
 from loghunt.errors import ConfigError, NotFittedError
 from loghunt.index import NeighborIndex, build_graph
@@ -59,7 +60,8 @@ class DetectorEnsemble:
             raise ConfigError("choose at least one detector")
         self.detectors_ = {name: self._make(name) for name in self.detectors}
         self.k_ = max(
-            (_n_neighbors(d) for d in self.detectors_.values() if d.uses_neighbors), default=0
+            (_n_neighbors(d) for d in self.detectors_.values() if self._shares_graph(d)),
+            default=0,
         )
         graph: NeighborGraph | None = None
         self.index_: NeighborIndex | None = None
@@ -69,7 +71,7 @@ class DetectorEnsemble:
                 data, self.k_, metric=self.metric, random_state=self.random_state
             )
         self.train_scores_ = {
-            name: det.fit(data, graph=graph if det.uses_neighbors else None).train_scores_
+            name: det.fit(data, graph=graph if self._shares_graph(det) else None).train_scores_
             for name, det in self.detectors_.items()
         }
         self.n_features_in_ = data.shape[1]
@@ -82,26 +84,26 @@ class DetectorEnsemble:
         data = check_matrix(X)
         graph = self.index_.search(data, self.k_) if self.index_ is not None else None
         return {
-            name: det.score(data, graph=graph if det.uses_neighbors else None)
+            name: det.score(data, graph=graph if self._shares_graph(det) else None)
             for name, det in self.detectors_.items()
         }
 
     def _make(self, name: str) -> Detector:
+        """The detector with the ensemble's shared settings unless overridden for it."""
+        cls = detector_class(name)
         params: dict[str, Any] = dict(self.detector_params.get(name, {}))
-        detector = make_detector(name, **params)
-        if detector.uses_neighbors:
+        accepted = set(inspect.signature(cls.__init__).parameters)
+        if cls.uses_neighbors:
             params.setdefault("n_neighbors", self.n_neighbors)
             params.setdefault("metric", self.metric)
-        elif "random_state" in _init_params(detector):
+        if "random_state" in accepted:
             params.setdefault("random_state", self.random_state)
         return make_detector(name, **params)
+
+    def _shares_graph(self, detector: Detector) -> bool:
+        """Neighbour detectors on the ensemble's metric read the shared graph."""
+        return detector.uses_neighbors and getattr(detector, "metric", None) == self.metric
 
 
 def _n_neighbors(detector: Detector) -> int:
     return int(getattr(detector, "n_neighbors", 0))
-
-
-def _init_params(detector: Detector) -> set[str]:
-    import inspect
-
-    return set(inspect.signature(type(detector).__init__).parameters) - {"self"}
