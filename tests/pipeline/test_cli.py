@@ -59,3 +59,20 @@ def test_hunt_reports_a_clear_error_for_a_missing_path(tmp_path: Path) -> None:
     result = runner.invoke(app, ["hunt", str(tmp_path / "nope"), "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "error" in result.output.lower()
+
+
+def test_hunt_a_parquet_table_with_a_label_column(tmp_path: Path) -> None:
+    from loghunt.synth import generate_cloudtrail_table
+
+    events = generate_cloudtrail_table(3_000, seed=0).drop("attack")
+    events.write_parquet(tmp_path / "events.parquet")
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["hunt", str(tmp_path / "events.parquet"), "--labels", "is_attack", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    metrics = {m["name"]: m for m in json.loads((out / "metrics.json").read_text())}
+    assert set(metrics) == {"knn", "ecod", "votes", "ensemble"}
+    assert metrics["ensemble"]["roc_auc"] > 0.7
+    # The label column is shown in the findings but never used as a feature.
+    assert "is_attack" in pl.read_parquet(out / "findings.parquet").columns

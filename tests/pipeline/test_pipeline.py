@@ -17,7 +17,10 @@ def events() -> pl.DataFrame:
 
 
 def test_fit_score_ranks_events_and_reports_metrics(events: pl.DataFrame) -> None:
-    findings = Pipeline(labels="is_attack", exclude=("attack",)).fit(events).score(events)
+    pipe = Pipeline(labels="is_attack", exclude=("attack",)).fit(events)
+    used = pipe.featurizer_.schema_.input_columns
+    assert "is_attack" not in used and "attack" not in used, "ground truth must not be a feature"
+    findings = pipe.score(events)
     table = findings.table
     assert table.height == events.height
     assert table.get_column(RANK).to_list() == list(range(1, events.height + 1))
