@@ -50,7 +50,7 @@ def demo_events(n_events: int, seed: int, folder: Path) -> pl.DataFrame:
 
 
 def quality(
-    events: pl.DataFrame, detectors: tuple[str, ...], normalization: str
+    events: pl.DataFrame, detectors: tuple[str, ...], normalization: str, k: int
 ) -> dict[str, float]:
     table = (
         Pipeline(
@@ -58,6 +58,7 @@ def quality(
             exclude=("attack",),
             detectors=detectors,
             normalization=normalization,
+            n_neighbors=k,
         )
         .fit_score(events)
         .table
@@ -72,29 +73,35 @@ def quality(
     }
 
 
+def row(label: str, q: dict[str, dict[str, float]]) -> str:
+    return (
+        f"| {label} | {q['otrf']['worst_rank']:.0f} | {q['otrf']['roc']:.3f} "
+        f"| {q['demo1']['roc']:.3f} / {q['demo1']['pr']:.3f} "
+        f"| {q['demo2']['roc']:.3f} / {q['demo2']['pr']:.3f} |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--k", type=int, default=20, help="neighbours for the ensemble table")
+    parser.add_argument("--k-sweep", default="10,20,30,40,50,75,100")
     args = parser.parse_args()
+    header = "| OTRF worst rank | OTRF ROC | demo1 ROC / PR | demo2 ROC / PR |\n"
+    rule = "|---:|---:|---:|---:|"
     with tempfile.TemporaryDirectory() as tmp:
         datasets = {"otrf": otrf_events()}
         for seed in (1, 2):
             datasets[f"demo{seed}"] = demo_events(args.events, seed, Path(tmp) / str(seed))
-        print(
-            "| normalisation | detectors | OTRF worst rank | OTRF ROC | demo1 ROC / PR "
-            "| demo2 ROC / PR |"
-        )
-        print("|---|---|---:|---:|---:|---:|")
+        print(f"Ensembles at k={args.k}\n\n| normalisation + detectors " + header + "|---" + rule)
         for norm in NORMALIZATIONS:
             for detectors in CANDIDATES:
-                q = {name: quality(ev, detectors, norm) for name, ev in datasets.items()}
-                print(
-                    f"| {norm} | {'+'.join(detectors)} | {q['otrf']['worst_rank']:.0f} "
-                    f"| {q['otrf']['roc']:.3f} "
-                    f"| {q['demo1']['roc']:.3f} / {q['demo1']['pr']:.3f} "
-                    f"| {q['demo2']['roc']:.3f} / {q['demo2']['pr']:.3f} |",
-                    flush=True,
-                )
+                q = {n: quality(ev, detectors, norm, args.k) for n, ev in datasets.items()}
+                print(row(f"{norm} {'+'.join(detectors)}", q), flush=True)
+        print("\nNeighbours k for knn+ecod, percentile\n\n| k " + header + "|---" + rule)
+        for k in (int(v) for v in args.k_sweep.split(",")):
+            q = {n: quality(ev, ("knn", "ecod"), "percentile", k) for n, ev in datasets.items()}
+            print(row(str(k), q), flush=True)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,9 @@ class PipelineConfig:
     """Everything that decides a pipeline's behaviour; saved with a fitted model."""
 
     detectors: tuple[str, ...] = DEFAULT_DETECTORS
-    n_neighbors: int = 20
+    #: Neighbours of k-NN and LOF; 40-75 was a plateau on every dataset measured
+    #: (docs/detection.md), 20 let small groups of related attacker events hide together.
+    n_neighbors: int = 50
     metric: str = "l2"
     contamination: float = 0.01
     combine: str = "mean"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
@@ -26,6 +25,4 @@ def test_attacker_events_rank_at_the_top(shared_data: Path, tmp_path: Path) -> N
     ranks = sorted(findings.filter(attacker).get_column("rank").to_list())
     assert len(ranks) == 11
     assert roc_auc_score(truth, findings.get_column("combined_score").to_numpy()) >= 0.95
-    # The goal is all 11 in the top 15; measured today: 10 in the top 12, the 11th at 16.
-    assert ranks[9] <= 12 and ranks[-1] <= 20, ranks
-    assert np.mean(ranks) <= 9, ranks
+    assert ranks[-1] <= 15, ranks

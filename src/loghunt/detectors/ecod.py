@@ -7,13 +7,10 @@ from typing import ClassVar, Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from loghunt.detectors._ecdf import log_tails, skew_sign, skewed_tail, sorted_columns
 from loghunt.detectors.base import Detector, Scores, score_in_chunks
 from loghunt.detectors.registry import register
 from loghunt.index.graph import NeighborGraph
-
-#: A new value beyond every training value counts as half a training row: its tail
-#: probability is then below the most extreme training row's, yet finite.
-_UNSEEN_COUNT = 0.5
 
 
 @register
@@ -70,12 +67,9 @@ class ECODDetector(Detector):
 
     def fit(self, X: ArrayLike, graph: NeighborGraph | None = None) -> Self:
         data = self._validate_fit(X)
-        n, d = data.shape
-        self.sorted_columns_ = np.empty((d, n), dtype=np.float32)
-        for j in range(d):
-            self.sorted_columns_[j] = np.sort(data[:, j])
-        self.skew_sign_ = _skew_sign(data)
-        self.n_features_in_ = d
+        self.sorted_columns_ = sorted_columns(data)
+        self.skew_sign_ = skew_sign(data)
+        self.n_features_in_ = data.shape[1]
         self.train_scores_ = score_in_chunks(data, self._score_block)
         return self
 
@@ -91,31 +85,9 @@ class ECODDetector(Detector):
         return scores
 
     def _tail_scores(self, data: NDArray[np.float32]) -> NDArray[np.float64]:
-        n = self.sorted_columns_.shape[1]
         out = np.empty(data.shape, dtype=np.float64)
         for j, column in enumerate(self.sorted_columns_):
-            values = data[:, j]
-            at_most = np.searchsorted(column, values, side="right").astype(np.float64)
-            at_least = n - np.searchsorted(column, values, side="left").astype(np.float64)
-            left = -np.log(np.maximum(at_most, _UNSEEN_COUNT) / n)
-            right = -np.log(np.maximum(at_least, _UNSEEN_COUNT) / n)
-            sign = self.skew_sign_[j]
-            # PyOD's skewness correction: -sign(s - 1) * left + sign(s + 1) * right.
-            skewed = -np.sign(sign - 1.0) * left + np.sign(sign + 1.0) * right
+            left, right = log_tails(column, data[:, j])
+            skewed = skewed_tail(left, right, self.skew_sign_[j])
             out[:, j] = np.maximum(np.maximum(left, right), skewed)
         return out
-
-
-def _skew_sign(data: NDArray[np.float32]) -> NDArray[np.float64]:
-    """Sign of each column's (biased) skewness, 0 where the column is constant, as scipy's
-    ``skew`` followed by PyOD's ``nan_to_num``."""
-    signs = np.zeros(data.shape[1], dtype=np.float64)
-    for j in range(data.shape[1]):
-        column = data[:, j].astype(np.float64)
-        mean = column.mean()
-        deviation = column - mean
-        m2 = np.mean(deviation**2)
-        if m2 <= (np.finfo(np.float64).resolution * mean) ** 2:
-            continue
-        signs[j] = np.sign(np.mean(deviation**3))
-    return signs

@@ -1,0 +1,77 @@
+"""Empirical CDFs of the training columns, shared by ECOD and COPOD."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+#: A new value beyond every training value counts as half a training row: its tail
+#: probability is then below the most extreme training row's, yet finite.
+_UNSEEN_COUNT = 0.5
+
+
+def sorted_columns(data: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Each column of ``data`` sorted, shape (n_features, n_samples): the empirical CDFs.
+
+    >>> sorted_columns(np.array([[2.0, 0.0], [1.0, 3.0]], dtype=np.float32))
+    array([[1., 2.],
+           [0., 3.]], dtype=float32)
+    """
+    out = np.empty((data.shape[1], data.shape[0]), dtype=np.float32)
+    for j in range(data.shape[1]):
+        out[j] = np.sort(data[:, j])
+    return out
+
+
+def log_tails(
+    column: NDArray[np.float32], values: NDArray[np.float32]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``-log`` left and right tail probabilities of ``values`` under one sorted column.
+
+    The left tail is ``#train <= x / n``, the right tail ``#train >= x / n`` (as PyOD's
+    ``column_ecdf`` counts ties); a value beyond every training value counts as half a row.
+
+    >>> left, right = log_tails(np.array([1.0, 2.0, 3.0, 4.0], np.float32), np.float32([1.0]))
+    >>> float(left[0].round(3)), float(right[0])
+    (1.386, -0.0)
+    """
+    n = column.shape[0]
+    at_most = np.searchsorted(column, values, side="right").astype(np.float64)
+    at_least = n - np.searchsorted(column, values, side="left").astype(np.float64)
+    left = -np.log(np.maximum(at_most, _UNSEEN_COUNT) / n)
+    right = -np.log(np.maximum(at_least, _UNSEEN_COUNT) / n)
+    return left, right
+
+
+def skewed_tail(
+    left: NDArray[np.float64], right: NDArray[np.float64], sign: float
+) -> NDArray[np.float64]:
+    """The tail a column's skewness points at: PyOD's ``-sign(s - 1) * l + sign(s + 1) * r``.
+
+    The right tail for right-skewed columns, the left for left-skewed ones, their sum when
+    the skewness sign is 0.
+
+    >>> float(skewed_tail(np.array([1.0]), np.array([2.0]), 0.0)[0])
+    3.0
+    """
+    skewed: NDArray[np.float64] = -np.sign(sign - 1.0) * left + np.sign(sign + 1.0) * right
+    return skewed
+
+
+def skew_sign(data: NDArray[np.float32]) -> NDArray[np.float64]:
+    """Sign of each column's (biased) skewness, 0 where the column is constant, as scipy's
+    ``skew`` followed by PyOD's ``nan_to_num``.
+
+    >>> skew_sign(np.array([[0.0, 1.0], [0.0, 1.0], [9.0, 1.0]], dtype=np.float32))
+    array([1., 0.])
+    """
+    signs = np.zeros(data.shape[1], dtype=np.float64)
+    for j in range(data.shape[1]):
+        column = data[:, j].astype(np.float64)
+        mean = column.mean()
+        deviation = column - mean
+        m2 = np.mean(deviation**2)
+        if m2 <= (np.finfo(np.float64).resolution * mean) ** 2:
+            continue
+        signs[j] = np.sign(np.mean(deviation**3))
+    return signs

@@ -1,0 +1,147 @@
+"""Gaussian mixture: rows of low likelihood under a fitted mixture are anomalous."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import ClassVar, Self
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import logsumexp
+from sklearn.mixture import GaussianMixture
+
+from loghunt.detectors.base import Detector, Scores, score_in_chunks
+from loghunt.detectors.registry import register
+from loghunt.errors import ConfigError
+from loghunt.index.graph import NeighborGraph
+
+_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+@register
+class GMMDetector(Detector):
+    """Negative log-likelihood under a Gaussian mixture fitted by scikit-learn.
+
+    scikit-learn's ``GaussianMixture`` fits the mixture; its weights, means and precision
+    Cholesky factors (expanded to full matrices for every covariance type) are kept as plain
+    arrays, and the score is ``-score_samples(x)``, computed here.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Mixture components; clamped (with a warning) to the number of training rows.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        Shape of each component's covariance, as scikit-learn takes it.
+    random_state : int, default=0
+        Seed of the initialisation.
+
+    Attributes
+    ----------
+    train_scores_ : ndarray of shape (n_samples,)
+        Scores of the training rows.
+    weights_ : ndarray of shape (n_components_,)
+        Mixture weights.
+    means_ : ndarray of shape (n_components_, n_features)
+        Component means.
+    precisions_cholesky_ : ndarray of shape (n_components_, n_features, n_features)
+        Cholesky factors of the component precision matrices.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(300, 2))
+    >>> det = GMMDetector().fit(X)
+    >>> s = det.score([[0.0, 0.0], [4.0, 4.0]])
+    >>> bool(s[1] > s[0])
+    True
+    """
+
+    name: ClassVar[str] = "gmm"
+    _fitted_attrs: ClassVar[tuple[str, ...]] = (
+        "train_scores_",
+        "n_features_in_",
+        "weights_",
+        "means_",
+        "precisions_cholesky_",
+    )
+
+    weights_: NDArray[np.float64]
+    means_: NDArray[np.float64]
+    precisions_cholesky_: NDArray[np.float64]
+
+    def __init__(
+        self, n_components: int = 1, covariance_type: str = "full", random_state: int = 0
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.random_state = random_state
+
+    def fit(self, X: ArrayLike, graph: NeighborGraph | None = None) -> Self:
+        self._check_params()
+        data32 = self._validate_fit(X)
+        data = data32.astype(np.float64)
+        mixture = GaussianMixture(
+            n_components=self._n_components(data.shape[0]),
+            covariance_type=self.covariance_type,
+            random_state=self.random_state,
+        ).fit(data)
+        self.weights_ = np.asarray(mixture.weights_, dtype=np.float64)
+        self.means_ = np.asarray(mixture.means_, dtype=np.float64)
+        self.precisions_cholesky_ = _full_precision_cholesky(
+            mixture.precisions_cholesky_, self.covariance_type, *self.means_.shape
+        )
+        self.n_features_in_ = data.shape[1]
+        self.train_scores_ = score_in_chunks(data32, self._score_block)
+        return self
+
+    def score(self, X: ArrayLike, graph: NeighborGraph | None = None) -> Scores:
+        return score_in_chunks(self._validate_score(X), self._score_block)
+
+    def _check_params(self) -> None:
+        value = self.n_components
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ConfigError(f"n_components must be a positive integer, got {value!r}")
+        if self.covariance_type not in _COVARIANCE_TYPES:
+            raise ConfigError(
+                f"unknown covariance_type {self.covariance_type!r}; "
+                f"choose one of {list(_COVARIANCE_TYPES)}"
+            )
+
+    def _n_components(self, n_rows: int) -> int:
+        if self.n_components > n_rows:
+            warnings.warn(
+                f"n_components ({self.n_components}) is more than the {n_rows} rows; "
+                f"{n_rows} components are fitted",
+                UserWarning,
+                stacklevel=3,
+            )
+        return min(int(self.n_components), n_rows)
+
+    def _score_block(self, block: NDArray[np.float32]) -> Scores:
+        data = block.astype(np.float64)
+        d = data.shape[1]
+        log_prob = np.empty((data.shape[0], len(self.weights_)))
+        for k, (mean, chol) in enumerate(zip(self.means_, self.precisions_cholesky_, strict=True)):
+            whitened = (data - mean) @ chol
+            log_det = np.sum(np.log(np.diag(chol)))
+            log_prob[:, k] = -0.5 * (d * np.log(2 * np.pi) + np.sum(whitened**2, axis=1))
+            log_prob[:, k] += log_det + np.log(self.weights_[k])
+        scores: Scores = -logsumexp(log_prob, axis=1)
+        return scores
+
+
+def _full_precision_cholesky(
+    chol: NDArray[np.float64], covariance_type: str, n_components: int, n_features: int
+) -> NDArray[np.float64]:
+    """scikit-learn's precision Cholesky factors, as (n_components, d, d) for every type."""
+    chol = np.asarray(chol, dtype=np.float64)
+    if covariance_type == "full":
+        return chol
+    if covariance_type == "tied":
+        return np.broadcast_to(chol, (n_components, n_features, n_features)).copy()
+    if covariance_type == "diag":
+        return np.stack([np.diag(row) for row in chol])
+    return np.stack([value * np.eye(n_features) for value in chol])
