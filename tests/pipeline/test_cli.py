@@ -25,6 +25,10 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         assert (tmp_path / name).is_file(), name
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert any(m["name"] == "ensemble" for m in metrics)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    agreement = summary["agreement"]
+    assert agreement["detectors"] == ["knn", "ecod"]
+    assert agreement["spearman"][0][0] == 1.0
 
 
 def test_hunt_writes_findings_and_dead_letters(tmp_path: Path) -> None:

@@ -24,6 +24,13 @@ class Agreement:
     spearman: Matrix
     jaccard: Matrix
 
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "detectors": self.detectors,
+            "spearman": np.round(self.spearman, 4).tolist(),
+            "jaccard": np.round(self.jaccard, 4).tolist(),
+        }
+
 
 def stack(per_detector: Mapping[str, NDArray[np.float64]]) -> Matrix:
     """Columns in the mapping's order, shape (n_events, n_detectors)."""

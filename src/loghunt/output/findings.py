@@ -66,5 +66,6 @@ class Findings:
             "threshold": self.threshold,
             "detectors": self.detectors,
             "metrics": [m.to_dict() for m in self.metrics],
+            "agreement": None if self.agreement is None else self.agreement.to_dict(),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
