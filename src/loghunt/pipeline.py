@@ -115,25 +115,7 @@ class Pipeline:
     # -- public API ------------------------------------------------------------------------
     def fit(self, data: Any) -> Pipeline:
         """Learn the baseline from ``data`` (a polars or pandas DataFrame of events)."""
-        cfg = self.config.check()
-        self.timings_: dict[str, float] = {}
-        events = self._prepare(data)
-        with self._timed("featurize"):
-            self.featurizer_ = Featurizer(
-                fields=list(cfg.fields) if cfg.fields else None,
-                exclude=self._excluded(),
-                entity_windows=cfg.entity_windows,
-                random_state=cfg.random_state,
-            )
-            X = self.featurizer_.fit_transform(events)
-        with self._timed("detect"):
-            self.ensemble_ = DetectorEnsemble(
-                cfg.detectors, cfg.n_neighbors, cfg.metric, cfg.random_state, cfg.detector_params
-            ).fit(X)
-        train = self.ensemble_.train_scores_
-        combined = combine_scores(self._normalized(train, cfg.normalization), cfg.combine)
-        self.threshold_ = ContaminationThreshold(cfg.contamination).fit(combined)
-        self.train_fingerprint_ = _fingerprint(X)
+        self._fit(self._prepare(data))
         return self
 
     def score(self, data: Any) -> Findings:
@@ -153,10 +135,34 @@ class Pipeline:
         return self._findings(events, X, raw)
 
     def fit_score(self, data: Any) -> Findings:
-        """Fit on ``data`` and score the same events (the usual hunt)."""
-        return self.fit(data).score(data)
+        """Fit on ``data`` and score the same events (the usual hunt), featurizing once."""
+        events = self._prepare(data)
+        X = self._fit(events)
+        return self._findings(events, X, self.ensemble_.train_scores_)
 
     # -- steps -----------------------------------------------------------------------------
+    def _fit(self, events: pl.DataFrame) -> NDArray[np.float32]:
+        """Fit every step on normalised events; returns their feature matrix."""
+        cfg = self.config.check()
+        self.timings_: dict[str, float] = {}
+        with self._timed("featurize"):
+            self.featurizer_ = Featurizer(
+                fields=list(cfg.fields) if cfg.fields else None,
+                exclude=self._excluded(),
+                entity_windows=cfg.entity_windows,
+                random_state=cfg.random_state,
+            )
+            X = self.featurizer_.fit_transform(events)
+        with self._timed("detect"):
+            self.ensemble_ = DetectorEnsemble(
+                cfg.detectors, cfg.n_neighbors, cfg.metric, cfg.random_state, cfg.detector_params
+            ).fit(X)
+        train = self.ensemble_.train_scores_
+        combined = combine_scores(self._normalized(train, cfg.normalization), cfg.combine)
+        self.threshold_ = ContaminationThreshold(cfg.contamination).fit(combined)
+        self.train_fingerprint_ = _fingerprint(X)
+        return X
+
     def _prepare(self, data: Any) -> pl.DataFrame:
         if not isinstance(data, pl.DataFrame):
             try:
