@@ -208,7 +208,7 @@ class Pipeline:
             .with_columns(
                 **{k: pl.Series(v) for k, v in columns.items()},
                 **{VOTES: pl.Series(votes), COMBINED: pl.Series(combined)},
-                **{FLAGGED: pl.Series(flags), REASONS: pl.Series(self._reasons(X))},
+                **{FLAGGED: pl.Series(flags), REASONS: self._reasons(X)},
             )
             .sort(COMBINED, descending=True, maintain_order=True)
             .with_row_index(RANK, offset=1)
@@ -232,12 +232,21 @@ class Pipeline:
         present = list(dict.fromkeys(c for c in wanted if c in events.columns))
         return events.select(present)
 
-    def _reasons(self, X: NDArray[np.float32]) -> list[str]:
+    def _reasons(self, X: NDArray[np.float32]) -> pl.Series:
         """The features that stand out most for each event (a first, cheap explanation)."""
-        names = self.featurizer_.feature_names_
+        names = np.asarray(self.featurizer_.feature_names_)
         k = min(_N_REASON_FEATURES, X.shape[1])
-        top = np.argsort(-np.abs(X), axis=1)[:, :k]
-        return ["; ".join(f"{names[j]}={X[i, j]:.2f}" for j in row) for i, row in enumerate(top)]
+        magnitude = np.abs(X)
+        top = np.argpartition(-magnitude, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(magnitude, top, axis=1), axis=1)
+        top = np.take_along_axis(top, order, axis=1)
+        values = np.take_along_axis(X, top, axis=1)
+        parts = pl.DataFrame(
+            {f"n{j}": names[top[:, j]] for j in range(k)}
+            | {f"v{j}": values[:, j].round(2) for j in range(k)}
+        )
+        each = [pl.format("{}={}", pl.col(f"n{j}"), pl.col(f"v{j}")) for j in range(k)]
+        return parts.select(pl.concat_str(each, separator="; ").alias(REASONS)).to_series()
 
     def _metrics(
         self,
