@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from loghunt.ensemble.presets import split_specs
 from loghunt.errors import LoghuntError
 from loghunt.output.findings import COMBINED, RANK, REASONS, VOTES, Findings
 
@@ -55,7 +56,11 @@ def hunt(
         typer.Option(help="CSV with event_id and the --labels column, joined on event_id."),
     ] = None,
     detectors: Annotated[
-        str | None, typer.Option(help="Comma-separated detectors, e.g. knn,lof,iforest.")
+        str | None,
+        typer.Option(help="Comma-separated detectors, e.g. knn,iforest,lof35=lof(n_neighbors=35)."),
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="A named ensemble: default, seed, dune or fast.")
     ] = None,
     contamination: Annotated[float, typer.Option(help="Expected share of anomalies.")] = 0.01,
     fields: Annotated[
@@ -74,7 +79,8 @@ def hunt(
     from loghunt.hunt import HuntOptions, run_hunt
 
     options = HuntOptions(
-        detectors=_split(detectors),
+        detectors=split_specs(detectors) if detectors else None,
+        preset=preset,
         contamination=contamination,
         fields=_split(fields),
         exclude=_split(exclude) or (),

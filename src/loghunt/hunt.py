@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 from rich.console import Console
 
+from loghunt.ensemble.presets import preset_specs
 from loghunt.errors import ConfigError
 from loghunt.io import read_events, write_dead_letters
 from loghunt.output import Findings, write_findings
@@ -25,6 +26,7 @@ class HuntOptions:
     """What the user chose on the command line."""
 
     detectors: tuple[str, ...] | None = None
+    preset: str | None = None
     contamination: float = 0.01
     fields: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
@@ -34,8 +36,11 @@ class HuntOptions:
     normalization: str = "percentile"
 
     def config(self) -> PipelineConfig:
+        if self.detectors and self.preset:
+            raise ConfigError("give --detectors or --preset, not both")
+        detectors = self.detectors or (preset_specs(self.preset) if self.preset else None)
         return PipelineConfig(
-            detectors=self.detectors or DEFAULT_DETECTORS,
+            detectors=detectors or DEFAULT_DETECTORS,
             contamination=self.contamination,
             fields=self.fields,
             exclude=self.exclude,

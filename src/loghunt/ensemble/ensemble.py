@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from loghunt.detectors import detector_class, make_detector
 from loghunt.detectors.base import Detector, check_matrix
+from loghunt.ensemble.presets import DetectorSpec, parse_detector_spec
 from loghunt.errors import ConfigError, NotFittedError
 from loghunt.index import NeighborIndex, build_graph
 from loghunt.index.graph import NeighborGraph
@@ -26,10 +27,11 @@ class DetectorEnsemble:
 
     Parameters
     ----------
-    detectors : registry keys, e.g. ``("knn", "lof", "iforest")``.
+    detectors : detector specs: registry keys such as ``("knn", "lof", "iforest")``, or
+        labelled ones such as ``"lof35=lof(n_neighbors=35)"`` (see :mod:`.presets`).
     n_neighbors : neighbours for every neighbour-based detector unless overridden.
     metric : distance of the shared graph: ``"l2"``, ``"cosine"`` or ``"ip"``.
-    detector_params : per-detector keyword overrides, e.g. ``{"lof": {"n_neighbors": 35}}``.
+    detector_params : per-label keyword overrides, e.g. ``{"lof": {"n_neighbors": 35}}``.
 
     Examples
     --------
@@ -58,7 +60,11 @@ class DetectorEnsemble:
         data = check_matrix(X)
         if not self.detectors:
             raise ConfigError("choose at least one detector")
-        self.detectors_ = {name: self._make(name) for name in self.detectors}
+        specs = [parse_detector_spec(text) for text in self.detectors]
+        labels = [s.label for s in specs]
+        if len(set(labels)) != len(labels):
+            raise ConfigError(f"detector labels must be unique, got {labels}")
+        self.detectors_ = {spec.label: self._make(spec) for spec in specs}
         self.k_ = max(
             (_n_neighbors(d) for d in self.detectors_.values() if self._shares_graph(d)),
             default=0,
@@ -88,17 +94,17 @@ class DetectorEnsemble:
             for name, det in self.detectors_.items()
         }
 
-    def _make(self, name: str) -> Detector:
+    def _make(self, spec: DetectorSpec) -> Detector:
         """The detector with the ensemble's shared settings unless overridden for it."""
-        cls = detector_class(name)
-        params: dict[str, Any] = dict(self.detector_params.get(name, {}))
+        cls = detector_class(spec.name)
+        params: dict[str, Any] = {**spec.params, **self.detector_params.get(spec.label, {})}
         accepted = set(inspect.signature(cls.__init__).parameters)
         if cls.uses_neighbors:
             params.setdefault("n_neighbors", self.n_neighbors)
             params.setdefault("metric", self.metric)
         if "random_state" in accepted:
             params.setdefault("random_state", self.random_state)
-        return make_detector(name, **params)
+        return make_detector(spec.name, **params)
 
     def _shares_graph(self, detector: Detector) -> bool:
         """Neighbour detectors on the ensemble's metric read the shared graph."""
