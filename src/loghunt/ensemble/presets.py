@@ -85,7 +85,9 @@ def split_specs(text: str) -> tuple[str, ...]:
     >>> split_specs("knn, lof35=lof(n_neighbors=35, metric='l2'),iforest")
     ('knn', "lof35=lof(n_neighbors=35, metric='l2')", 'iforest')
     """
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         depth += {"(": 1, ")": -1}.get(char, 0)
         if char == "," and depth == 0:
