@@ -8,11 +8,19 @@ True
 """
 
 from loghunt.detectors.base import Detector, check_matrix
+from loghunt.detectors.copod import COPODDetector
 from loghunt.detectors.ecod import ECODDetector
+from loghunt.detectors.gmm import GMMDetector
+from loghunt.detectors.hbos import HBOSDetector
 from loghunt.detectors.iforest import IForestDetector
 from loghunt.detectors.kmeans import KMeansDetector
 from loghunt.detectors.knn import KNNDetector
+from loghunt.detectors.loda import LODADetector
 from loghunt.detectors.lof import LOFDetector
+from loghunt.detectors.mahalanobis import MahalanobisDetector
+from loghunt.detectors.ocsvm import OCSVMDetector
+from loghunt.detectors.pca import PCADetector
+from loghunt.detectors.pyod_adapter import PyODDetector
 from loghunt.detectors.registry import (
     available_detectors,
     detector_class,
@@ -22,12 +30,20 @@ from loghunt.detectors.registry import (
 from loghunt.detectors.robust_z import RobustZDetector
 
 __all__ = [
+    "COPODDetector",
     "Detector",
     "ECODDetector",
+    "GMMDetector",
+    "HBOSDetector",
     "IForestDetector",
     "KMeansDetector",
     "KNNDetector",
+    "LODADetector",
     "LOFDetector",
+    "MahalanobisDetector",
+    "OCSVMDetector",
+    "PCADetector",
+    "PyODDetector",
     "RobustZDetector",
     "available_detectors",
     "check_matrix",

@@ -88,7 +88,7 @@ class MahalanobisDetector(Detector):
         self.robust_ = robust is not None
         location, covariance = robust or _ridge_estimate(sample.astype(np.float64))
         self.location_ = location
-        self.precision_ = np.linalg.pinv(covariance, hermitian=True)
+        self.precision_ = np.asarray(np.linalg.pinv(covariance, hermitian=True), np.float64)
         self.n_features_in_ = data32.shape[1]
         self.train_scores_ = score_in_chunks(data32, self._score_block)
         return self

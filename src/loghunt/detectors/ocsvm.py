@@ -138,7 +138,7 @@ class OCSVMDetector(Detector):
 
     def _resolve_gamma(self, data: NDArray[np.float64]) -> float:
         if self.gamma == "auto":
-            return 1.0 / data.shape[1]
+            return 1.0 / float(data.shape[1])
         if self.gamma == "scale":
             variance = float(data.var())
             return 1.0 / (data.shape[1] * variance) if variance != 0 else 1.0

@@ -89,7 +89,9 @@ class PCADetector(Detector):
         std = data.std(axis=0)
         self.scale_ = np.where(std > 0, std, 1.0)
         pca = PCA(n_components=self._n_components(data.shape), svd_solver="full")
-        pca.fit((data - self.mean_) / self.scale_)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # Constant data: scikit-learn's variance ratios divide 0 by 0 (unused here).
+            pca.fit((data - self.mean_) / self.scale_)
         self.components_ = np.asarray(pca.components_, dtype=np.float64)
         variance = np.asarray(pca.explained_variance_, dtype=np.float64)
         floor = max(_VARIANCE_FLOOR * float(variance.max(initial=0.0)), _MIN_VARIANCE)
