@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +18,8 @@ from loghunt.index import NeighborIndex, build_graph
 from loghunt.index.graph import NeighborGraph
 
 Scores = NDArray[np.float64]
+#: Key of the shared neighbour search in ``fit_seconds_``.
+GRAPH_LABEL = "neighbour graph"
 
 
 class DetectorEnsemble:
@@ -71,15 +74,21 @@ class DetectorEnsemble:
         )
         graph: NeighborGraph | None = None
         self.index_: NeighborIndex | None = None
+        #: Seconds spent per detector label, plus GRAPH_LABEL for the shared search.
+        self.fit_seconds_: dict[str, float] = {}
         if self.k_:
             self.k_ = min(self.k_, data.shape[0] - 1)
+            started = time.perf_counter()
             self.index_, graph = build_graph(
                 data, self.k_, metric=self.metric, random_state=self.random_state
             )
-        self.train_scores_ = {
-            name: det.fit(data, graph=graph if self._shares_graph(det) else None).train_scores_
-            for name, det in self.detectors_.items()
-        }
+            self.fit_seconds_[GRAPH_LABEL] = time.perf_counter() - started
+        self.train_scores_ = {}
+        for label, det in self.detectors_.items():
+            started = time.perf_counter()
+            det.fit(data, graph=graph if self._shares_graph(det) else None)
+            self.train_scores_[label] = det.train_scores_
+            self.fit_seconds_[label] = time.perf_counter() - started
         self.n_features_in_ = data.shape[1]
         return self
 
