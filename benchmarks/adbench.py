@@ -62,7 +62,8 @@ def report(args: argparse.Namespace, results: pl.DataFrame, wall: float) -> str:
         "# ADBench: loghunt vs the ADBench paper (unsupervised, AUCROC / AUCPR)",
         "",
         f"Datasets: {results['dataset'].n_unique()} files in `{args.data_dir.name}`; "
-        f"seeds {seeds}; wall time of this command {wall:.0f} s.",
+        f"seeds {seeds}; "
+        + (f"combined from {args.from_csv}." if args.from_csv else f"wall time {wall:.0f} s."),
         "Protocol: >10,000 rows subsampled to 10,000 and <1,000 resampled (with replacement)",
         "to 1,000, both stratified; stratified 70/30 split (random_state=seed); MinMaxScaler",
         "fitted on the training part (as ADBench's data generator does); fit on the training",

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from loghunt.ensemble.planner import Plan
 from loghunt.ensemble.presets import split_specs
 from loghunt.errors import LoghuntError
 from loghunt.output.findings import COMBINED, RANK, REASONS, VOTES, Findings
@@ -73,6 +74,10 @@ def hunt(
     normalization: Annotated[
         str, typer.Option(help="What the combined score averages: percentile or robust_z.")
     ] = "percentile",
+    time_budget: Annotated[
+        float | None,
+        typer.Option(help="Seconds per detector: forecast each first, drop those over it."),
+    ] = None,
     top: Annotated[int, typer.Option(help="Findings to print.")] = 15,
 ) -> None:
     """Hunt anomalous events in PATHS and write ranked findings to --out."""
@@ -88,6 +93,7 @@ def hunt(
         labels_file=labels_file,
         min_votes=min_votes,
         normalization=normalization,
+        time_budget=time_budget,
     )
     _run(lambda: run_hunt(paths, out_dir, options, progress=err.is_terminal), out_dir, top)
 
@@ -106,6 +112,52 @@ def demo(
 
     job = lambda: run_demo(out_dir, events, seed, progress=err.is_terminal)  # noqa: E731
     _run(job, out_dir, top, extra=("attack",))
+
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on published data sets.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("adbench")
+def bench_adbench(
+    data_dir: Annotated[Path, typer.Argument(help="Folder of ADBench .npz files.")],
+    methods: Annotated[
+        str, typer.Option(help="Comma-separated detectors, preset:NAME, pyod:NAME, or all.")
+    ] = "all",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    published: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of the published results (default: DATA_DIR/../benchmark_results)."
+        ),
+    ] = None,
+    prefix: Annotated[
+        Path, typer.Option("--out", help="Path prefix of the CSV and markdown written.")
+    ] = Path("adbench"),
+) -> None:
+    """Run the ADBench protocol and compare with the published AUCROC / AUCPR."""
+    from loghunt.evaluate import adbench
+
+    chosen = adbench.all_methods() if methods == "all" else list(split_specs(methods))
+    try:
+        results = adbench.run_adbench(
+            data_dir,
+            chosen,
+            seeds=tuple(int(s) for s in seeds.split(",")),
+            progress=err.print if err.is_terminal else None,
+        )
+        compared = adbench.compare_published(
+            results, published or data_dir.resolve().parent / "benchmark_results"
+        )
+    except LoghuntError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    results.write_csv(f"{prefix}.csv")
+    compared.write_csv(f"{prefix}_compare.csv")
+    table = adbench.summary_table(compared, results)
+    Path(f"{prefix}.md").write_text(table + "\n")
+    out.print(escape(table))
 
 
 def _run(job: Callable[[], Findings], out_dir: Path, top: int, extra: tuple[str, ...] = ()) -> None:
@@ -128,6 +180,9 @@ def print_findings(findings: Findings, top: int, extra: tuple[str, ...] = ()) ->
     out.print(_top_table(findings.top(top), extra))
     if findings.metrics:
         out.print(_metrics_table(findings))
+    if findings.plan is not None:
+        out.print(findings.plan.to_table())
+        out.print(_forecast_table(findings.plan, findings.detector_seconds))
 
 
 # (column, header, max width): log fields are long; the full rows are in findings.parquet.
@@ -178,6 +233,20 @@ def _metrics_table(findings: Findings) -> Table:
     for m in findings.metrics:
         values = m.to_dict()
         table.add_row(*[_metric(values[c]) for c in columns])
+    return table
+
+
+def _forecast_table(plan: Plan, seconds: dict[str, float]) -> Table:
+    table = Table(title="Forecast against actual (fit and score, seconds)")
+    for name in ("detectors", "forecast", "actual", "actual / forecast"):
+        table.add_column(name, justify="left" if name == "detectors" else "right")
+    for row in plan.compare(seconds):
+        table.add_row(
+            ", ".join(row.labels),
+            f"{row.forecast_seconds:.2f}",
+            f"{row.actual_seconds:.2f}",
+            f"{row.ratio:.2f}",
+        )
     return table
 
 

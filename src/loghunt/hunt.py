@@ -34,6 +34,7 @@ class HuntOptions:
     labels_file: Path | None = None
     min_votes: int | None = None
     normalization: str = "percentile"
+    time_budget: float | None = None
 
     def config(self) -> PipelineConfig:
         if self.detectors and self.preset:
@@ -47,6 +48,7 @@ class HuntOptions:
             labels=self.labels,
             min_votes=self.min_votes,
             normalization=self.normalization,
+            time_budget=self.time_budget,
         )
 
 

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from loghunt.ensemble.combine import agreement, combine_scores, count_votes
 from loghunt.ensemble.ensemble import DetectorEnsemble
 from loghunt.ensemble.normalize import percentile_scores, robust_z_scores
+from loghunt.ensemble.planner import Plan, plan_detectors
 from loghunt.ensemble.thresholds import ContaminationThreshold
 from loghunt.errors import ConfigError, NotFittedError
 from loghunt.evaluate.metrics import Metrics, evaluate
@@ -79,6 +80,9 @@ class PipelineConfig:
     exclude: tuple[str, ...] = ()
     labels: str | None = None
     entity_windows: bool = True
+    #: Seconds each detector may take; when set, a plan forecasts every detector's time on
+    #: subsamples first and drops those over it (see loghunt.ensemble.planner).
+    time_budget: float | None = None
     random_state: int = 0
     detector_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -153,9 +157,22 @@ class Pipeline:
                 random_state=cfg.random_state,
             )
             X = self.featurizer_.fit_transform(events)
+        detectors = cfg.detectors
+        self.plan_: Plan | None = None
+        if cfg.time_budget is not None:
+            with self._timed("plan"):
+                self.plan_ = plan_detectors(
+                    X,
+                    detectors,
+                    n_neighbors=cfg.n_neighbors,
+                    metric=cfg.metric,
+                    time_budget=cfg.time_budget,
+                    random_state=cfg.random_state,
+                )
+            detectors = self.plan_.kept_specs
         with self._timed("detect"):
             self.ensemble_ = DetectorEnsemble(
-                cfg.detectors, cfg.n_neighbors, cfg.metric, cfg.random_state, cfg.detector_params
+                detectors, cfg.n_neighbors, cfg.metric, cfg.random_state, cfg.detector_params
             ).fit(X)
         train = self.ensemble_.train_scores_
         combined = combine_scores(self._normalized(train, cfg.normalization), cfg.combine)
@@ -221,6 +238,8 @@ class Pipeline:
             metrics=metrics,
             agreement=agreement(raw, cfg.contamination) if len(names) > 1 else None,
             timings=dict(self.timings_),
+            detector_seconds=dict(self.ensemble_.fit_seconds_),
+            plan=self.plan_,
         )
 
     def _key_fields(self, events: pl.DataFrame) -> pl.DataFrame:

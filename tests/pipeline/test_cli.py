@@ -80,3 +80,37 @@ def test_hunt_a_parquet_table_with_a_label_column(tmp_path: Path) -> None:
     assert metrics["ensemble"]["roc_auc"] > 0.7
     # The label column is shown in the findings but never used as a feature.
     assert "is_attack" in pl.read_parquet(out / "findings.parquet").columns
+
+
+def test_bench_adbench_writes_its_tables(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(300, 4)), rng.normal(6.0, 1.0, size=(15, 4))])
+    y = np.r_[np.zeros(300, int), np.ones(15, int)]
+    data = tmp_path / "data"
+    data.mkdir()
+    np.savez(data / "1_toy.npz", X=X, y=y)
+    published = tmp_path / "published"
+    published.mkdir()
+    for name in ("adbench_unsupervised_aucroc_pct.csv", "adbench_unsupervised_aucpr_pct.csv"):
+        (published / name).write_text("dataset,IForest\ntoy,90.0\n")
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "adbench",
+            str(data),
+            "--methods",
+            "iforest,preset:default",
+            "--seeds",
+            "0",
+            "--published",
+            str(published),
+            "--out",
+            str(tmp_path / "out" / "ab"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "preset:default" in (tmp_path / "out" / "ab.md").read_text()
+    assert (tmp_path / "out" / "ab_compare.csv").is_file()

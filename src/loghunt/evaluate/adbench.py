@@ -38,6 +38,7 @@ from loghunt.detectors.base import Detector
 from loghunt.ensemble.combine import combine_scores, stack
 from loghunt.ensemble.ensemble import DetectorEnsemble
 from loghunt.ensemble.normalize import percentile_scores
+from loghunt.ensemble.presets import PRESETS, preset_specs
 from loghunt.errors import ConfigError
 from loghunt.evaluate.metrics import evaluate
 
@@ -47,12 +48,6 @@ Scores = NDArray[np.float64]
 #: Fits on the training rows (no labels) and returns the test rows' scores; the int is the seed.
 Scorer = Callable[[Matrix, Matrix, int], Scores]
 Progress = Callable[[str], None]
-
-#: Ensembles measured as one method each, as ``"preset:<name>"``.
-PRESETS: dict[str, tuple[str, ...]] = {
-    "default": ("knn", "ecod"),
-    "seed": ("knn", "lof", "iforest"),
-}
 
 #: Our method name -> the column of the published ADBench tables.
 PUBLISHED_NAMES: dict[str, str] = {
@@ -186,9 +181,7 @@ def _detector_scorer(name: str) -> Scorer:
 
 
 def _preset_scorer(preset: str) -> Scorer:
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    detectors = PRESETS[preset]
+    detectors = preset_specs(preset)
 
     def score(x_train: Matrix, x_test: Matrix, seed: int) -> Scores:
         ensemble = DetectorEnsemble(detectors, random_state=seed).fit(x_train)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from loghunt.ensemble.combine import Agreement
+from loghunt.ensemble.planner import Plan
 from loghunt.evaluate.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ class Findings:
     agreement: Agreement | None = None
     n_dead_letters: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    #: Seconds per detector label (and the shared neighbour graph) while fitting.
+    detector_seconds: dict[str, float] = field(default_factory=dict)
+    #: The runtime plan, when a time budget was set.
+    plan: Plan | None = None
 
     def __len__(self) -> int:
         return self.table.height
@@ -68,4 +73,5 @@ class Findings:
             "metrics": [m.to_dict() for m in self.metrics],
             "agreement": None if self.agreement is None else self.agreement.to_dict(),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "detector_seconds": {k: round(v, 3) for k, v in self.detector_seconds.items()},
         }
