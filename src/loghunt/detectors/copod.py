@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
-from loghunt.detectors._ecdf import log_tails, skew_sign, skewed_tail, sorted_columns
-from loghunt.detectors.base import Detector, Scores, score_in_chunks
+from loghunt.detectors._ecdf import log_tails, skewed_tail
+from loghunt.detectors.ecod import ECODDetector
 from loghunt.detectors.registry import register
-from loghunt.index.graph import NeighborGraph
 
 
 @register
-class COPODDetector(Detector):
+class COPODDetector(ECODDetector):
     """Copula-based outlier detection (Li et al. 2020), as PyOD's ``COPOD`` computes it.
 
     Each feature's values become ``-log`` left and right tail probabilities of the training
     rows' empirical CDF (the empirical copula). A row's per-feature score is the larger of
     the skewness-corrected tail (right tail for right-skewed features, left tail for
     left-skewed ones, their sum for symmetric or constant ones) and the mean of both tails;
-    the row score is the sum over features. Training scores equal PyOD's
+    the row score is the sum over features (everything else is ECOD's: fitting, chunked
+    scoring, ``feature_scores``, saving). Training scores equal PyOD's
     ``decision_scores_`` (up to PyOD's NaN for constant columns, which score 0 here).
 
     New rows are scored against the training distribution only (PyOD re-ranks them together
@@ -52,39 +52,9 @@ class COPODDetector(Detector):
     """
 
     name: ClassVar[str] = "copod"
-    _fitted_attrs: ClassVar[tuple[str, ...]] = (
-        "train_scores_",
-        "n_features_in_",
-        "sorted_columns_",
-        "skew_sign_",
-    )
 
-    sorted_columns_: NDArray[np.float32]
-    skew_sign_: NDArray[np.float64]
-
-    def __init__(self) -> None:
-        pass
-
-    def fit(self, X: ArrayLike, graph: NeighborGraph | None = None) -> Self:
-        data = self._validate_fit(X)
-        self.sorted_columns_ = sorted_columns(data)
-        self.skew_sign_ = skew_sign(data)
-        self.n_features_in_ = data.shape[1]
-        self.train_scores_ = score_in_chunks(data, self._score_block)
-        return self
-
-    def score(self, X: ArrayLike, graph: NeighborGraph | None = None) -> Scores:
-        return score_in_chunks(self._validate_score(X), self._score_block)
-
-    def feature_scores(self, X: ArrayLike) -> NDArray[np.float64]:
-        """Per-feature copula scores, shape (n_samples, n_features); rows sum to ``score``."""
-        return self._copula_scores(self._validate_score(X))
-
-    def _score_block(self, block: NDArray[np.float32]) -> Scores:
-        scores: Scores = self._copula_scores(block).sum(axis=1)
-        return scores
-
-    def _copula_scores(self, data: NDArray[np.float32]) -> NDArray[np.float64]:
+    def _tail_scores(self, data: NDArray[np.float32]) -> NDArray[np.float64]:
+        # ECOD takes the larger tail; COPOD the mean of both tails unless the skewed one is larger.
         out = np.empty(data.shape, dtype=np.float64)
         for j, column in enumerate(self.sorted_columns_):
             left, right = log_tails(column, data[:, j])
