@@ -36,12 +36,10 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import polars as pl
@@ -281,38 +279,11 @@ class LoghuntResult:
     load_average: tuple[float, float]
 
 
-@contextmanager
-def member_timer(labels: Sequence[str], seconds: Timings) -> Iterator[None]:
-    """Time the neighbour graph and each member's fit inside ``DetectorEnsemble.fit``.
+def member_seconds(detector_seconds: Mapping[str, float]) -> Timings:
+    """The ensemble's own per-member fit times, with the shared search named "graph"."""
+    from loghunt.ensemble.ensemble import GRAPH_LABEL
 
-    The ensemble makes its members in spec order, so the i-th detector made is ``labels[i]``
-    (two members of one registry name, such as ``knn`` and ``avgknn``, stay apart). Patches this
-    benchmark process only.
-    """
-    ens: Any = importlib.import_module("loghunt.ensemble.ensemble")
-    build_graph, make_detector = ens.build_graph, ens.make_detector
-    order = iter(labels)
-
-    def timed_build(*args: Any, **kwargs: Any) -> Any:
-        with timed(seconds, "graph"):
-            return build_graph(*args, **kwargs)
-
-    def timed_make(name: str, **params: Any) -> Any:
-        detector: Any = make_detector(name, **params)
-        label, fit = next(order, name), detector.fit
-
-        def timed_fit(*args: Any, **kwargs: Any) -> Any:
-            with timed(seconds, label):
-                return fit(*args, **kwargs)
-
-        detector.fit = timed_fit
-        return detector
-
-    with (
-        mock.patch.object(ens, "build_graph", timed_build),
-        mock.patch.object(ens, "make_detector", timed_make),
-    ):
-        yield
+    return {"graph" if k == GRAPH_LABEL else k: v for k, v in detector_seconds.items()}
 
 
 def make_pipeline(preset: str, fields: Sequence[str] | None, warm_up: bool = False) -> Any:
@@ -332,13 +303,12 @@ def run_loghunt(path: str, preset: str, fields: Sequence[str] | None) -> Loghunt
     table = pl.read_parquet(path)
     rss_after_load = peak_rss_mb()
     make_pipeline(preset, fields, warm_up=True).fit_score(table.head(WARM_UP_ROWS))
-    members: Timings = {}
     labels = [parse_detector_spec(s).label for s in PRESETS[preset]]
     pipeline = make_pipeline(preset, fields)
     load_before = os.getloadavg()[0]
     cpu_start, start = time.process_time(), time.perf_counter()
-    with member_timer(labels, members):
-        findings = pipeline.fit_score(table)
+    findings = pipeline.fit_score(table)
+    members = member_seconds(findings.detector_seconds)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     metrics = {m.name: m.roc_auc for m in findings.metrics}
     return LoghuntResult(
@@ -377,20 +347,17 @@ def time_loghunt_subsamples(
     path: str, preset: str, sizes: Sequence[int], fields: Sequence[str] | None
 ) -> LoghuntForecast:
     """Entry point of a child: a preset on growing random subsamples (time order kept)."""
-    from loghunt.ensemble.presets import PRESETS, parse_detector_spec
-
     table = pl.read_parquet(path)
     make_pipeline(preset, fields, warm_up=True).fit_score(table.head(WARM_UP_ROWS))
-    labels = [parse_detector_spec(s).label for s in PRESETS[preset]]
     rng = np.random.default_rng(DATA_SEED)
     fc = LoghuntForecast(preset, PowerLaws(list(sizes), {}), [], [], [])
     for size in sizes:
         part = table[np.sort(rng.choice(table.height, size=size, replace=False))]
         times: Timings = {}
-        with member_timer(labels, times), timed(times, "total"):
-            metrics = {
-                m.name: m.roc_auc for m in make_pipeline(preset, fields).fit_score(part).metrics
-            }
+        with timed(times, "total"):
+            findings = make_pipeline(preset, fields).fit_score(part)
+        times.update(member_seconds(findings.detector_seconds))
+        metrics = {m.name: m.roc_auc for m in findings.metrics}
         for key, value in times.items():
             fc.laws.seconds.setdefault(key, []).append(value)
         fc.peak_rss_mb.append(peak_rss_mb())
