@@ -7,7 +7,7 @@ share one representation and the same ordering and id logic.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -16,8 +16,21 @@ import numpy.typing as npt
 OK, DENIED, THROTTLED, NOT_FOUND, LOGIN_FAILED = range(5)
 
 
+class _Columns:
+    """Equal-length array fields: length and row selection shared by every batch."""
+
+    time: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def take(self, index: npt.NDArray[np.int64]) -> Self:
+        """The events at ``index``, in that order."""
+        return type(self)(**{f.name: getattr(self, f.name)[index] for f in fields(self)})  # type: ignore[arg-type]
+
+
 @dataclass(eq=False)
-class CtBatch:
+class CtBatch(_Columns):
     """CloudTrail-like events as columns; ``ip == 0`` means the caller is an AWS service."""
 
     time: npt.NDArray[np.int64]
@@ -33,16 +46,9 @@ class CtBatch:
     attack: npt.NDArray[np.int64]
     extra: npt.NDArray[np.object_]
 
-    def __len__(self) -> int:
-        return len(self.time)
-
-    def take(self, index: npt.NDArray[np.int64]) -> CtBatch:
-        """The events at ``index``, in that order."""
-        return CtBatch(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
 
 @dataclass(eq=False)
-class AuthBatch:
+class AuthBatch(_Columns):
     """Authentication events as columns; ``user`` indexes ``Organisation.auth_names``."""
 
     time: npt.NDArray[np.int64]
@@ -54,13 +60,6 @@ class AuthBatch:
     failed: npt.NDArray[np.bool_]
     detail: npt.NDArray[np.int64]
     attack: npt.NDArray[np.int64]
-
-    def __len__(self) -> int:
-        return len(self.time)
-
-    def take(self, index: npt.NDArray[np.int64]) -> AuthBatch:
-        """The events at ``index``, in that order."""
-        return AuthBatch(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
 
 def _col(value: Any, n: int, dtype: type[Any]) -> npt.NDArray[Any]:
