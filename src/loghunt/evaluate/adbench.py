@@ -37,10 +37,10 @@ from loghunt.detectors import available_detectors, detector_class, make_detector
 from loghunt.detectors.base import Detector
 from loghunt.ensemble.combine import combine_scores, stack
 from loghunt.ensemble.ensemble import DetectorEnsemble
-from loghunt.ensemble.normalize import percentile_scores
 from loghunt.ensemble.presets import PRESETS, preset_specs
 from loghunt.errors import ConfigError
 from loghunt.evaluate.metrics import evaluate
+from loghunt.pipeline import NORMALIZATIONS, PipelineConfig
 
 Matrix = NDArray[np.float64]
 Labels = NDArray[np.int64]
@@ -184,12 +184,14 @@ def _preset_scorer(preset: str) -> Scorer:
     detectors = preset_specs(preset)
 
     def score(x_train: Matrix, x_test: Matrix, seed: int) -> Scores:
-        ensemble = DetectorEnsemble(detectors, random_state=seed).fit(x_train)
+        # The pipeline's own defaults, so that the table measures what `loghunt hunt` runs.
+        config = PipelineConfig(detectors=detectors, random_state=seed)
+        ensemble = DetectorEnsemble(detectors, config.n_neighbors, random_state=seed)
+        ensemble.fit(x_train)
         raw = ensemble.score(x_test)
-        normalized = {
-            name: percentile_scores(ensemble.train_scores_[name], raw[name]) for name in raw
-        }
-        return combine_scores(stack(normalized), "mean")
+        scale = NORMALIZATIONS[config.normalization]
+        normalized = {name: scale(ensemble.train_scores_[name], raw[name]) for name in raw}
+        return combine_scores(stack(normalized), config.combine)
 
     return score
 

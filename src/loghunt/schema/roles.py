@@ -84,6 +84,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 #: Values of a status-like column that mean the action failed.
 FAILURE_VALUES = frozenset({"failure", "failed", "fail", "denied", "error", "unauthorized", "2"})
+_NTSTATUS_ERROR = r"^0xc[0-9a-f]{7}$"
 
 
 @dataclass(frozen=True)
@@ -126,4 +127,6 @@ def failure_mask(table: pl.DataFrame, roles: FieldRoles) -> pl.Series:
     if roles.status in ("api.response.error", "errorCode"):
         return col.is_not_null().alias("failed")
     text = col.cast(pl.Utf8).str.to_lowercase().str.strip_chars()
-    return text.is_in(list(FAILURE_VALUES)).fill_null(False).alias("failed")
+    # Windows writes NTSTATUS codes (0xc000006d: bad password); severity bits 11 = error.
+    failed = text.is_in(list(FAILURE_VALUES)) | text.str.contains(_NTSTATUS_ERROR)
+    return failed.fill_null(False).alias("failed")
