@@ -17,9 +17,10 @@ a warm-up on a few rows, so imports and JIT compilation stay out of the times. P
 first timed on growing subsamples of the largest table; a power law ``t = a * n**b`` is fitted
 per model, and a model whose forecast exceeds ``--model-limit`` seconds is not run for real at
 that size: its time is the forecast (marked so) and its votes are missing from the rank. A
-loghunt preset in ``--forecast-presets`` (``dune``: its ``pyod:ROD`` member fits all C(d, 3)
-3-D subspaces of loghunt's ~37 features) is timed the same way on small subsamples; it runs
-for real only when its forecast fits ``--loghunt-limit`` seconds and 80% of the machine's RAM.
+loghunt preset in ``--forecast-presets`` (default ``dune``) is timed the same way on small
+subsamples; it runs for real only when its forecast fits ``--loghunt-limit`` seconds and 80%
+of the machine's RAM. (Until loghunt had its own ROD, the preset's ``pyod:ROD`` fitted all
+C(37, 3) = 7,770 subspaces of loghunt's features: a forecast of ~14,000 s at 300,000 events.)
 
     python benchmarks/dune.py                         # 100,000 and 300,000 events
     python benchmarks/dune.py --quick                 # smoke run on 20,000 events
@@ -286,14 +287,17 @@ def member_seconds(detector_seconds: Mapping[str, float]) -> Timings:
     return {"graph" if k == GRAPH_LABEL else k: v for k, v in detector_seconds.items()}
 
 
-def make_pipeline(preset: str, fields: Sequence[str] | None, warm_up: bool = False) -> Any:
-    """The preset's pipeline; for a warm-up, without ROD (no JIT to warm, ~a minute at any n)."""
+def make_pipeline(preset: str, fields: Sequence[str] | None) -> Any:
+    """The preset's pipeline, on ``fields`` or (None) on every column but the labels."""
     from loghunt.ensemble.presets import PRESETS
     from loghunt.pipeline import Pipeline
 
-    specs = tuple(s for s in PRESETS[preset] if not (warm_up and "ROD" in s))
-    extra = {"fields": tuple(fields)} if fields else {}
-    return Pipeline(detectors=specs, labels=LABEL, exclude=EXCLUDE, **extra)
+    return Pipeline(
+        detectors=PRESETS[preset],
+        labels=LABEL,
+        exclude=EXCLUDE,
+        fields=tuple(fields) if fields else None,
+    )
 
 
 def run_loghunt(path: str, preset: str, fields: Sequence[str] | None) -> LoghuntResult:
@@ -302,7 +306,7 @@ def run_loghunt(path: str, preset: str, fields: Sequence[str] | None) -> Loghunt
 
     table = pl.read_parquet(path)
     rss_after_load = peak_rss_mb()
-    make_pipeline(preset, fields, warm_up=True).fit_score(table.head(WARM_UP_ROWS))
+    make_pipeline(preset, fields).fit_score(table.head(WARM_UP_ROWS))
     labels = [parse_detector_spec(s).label for s in PRESETS[preset]]
     pipeline = make_pipeline(preset, fields)
     load_before = os.getloadavg()[0]
@@ -348,7 +352,7 @@ def time_loghunt_subsamples(
 ) -> LoghuntForecast:
     """Entry point of a child: a preset on growing random subsamples (time order kept)."""
     table = pl.read_parquet(path)
-    make_pipeline(preset, fields, warm_up=True).fit_score(table.head(WARM_UP_ROWS))
+    make_pipeline(preset, fields).fit_score(table.head(WARM_UP_ROWS))
     rng = np.random.default_rng(DATA_SEED)
     fc = LoghuntForecast(preset, PowerLaws(list(sizes), {}), [], [], [])
     for size in sizes:

@@ -17,7 +17,7 @@ from rich.table import Table
 from loghunt.ensemble.planner import Plan
 from loghunt.ensemble.presets import split_specs
 from loghunt.errors import LoghuntError
-from loghunt.output.findings import COMBINED, RANK, REASONS, VOTES, Findings
+from loghunt.output.findings import COMBINED, RANK, REASON_DETAILS, REASONS, VOTES, Findings
 
 app = typer.Typer(
     add_completion=False,
@@ -37,6 +37,11 @@ _SHOWN_FIELDS = (
     "http_request.user_agent",
     "status",
 )
+
+
+_Report = Annotated[
+    bool, typer.Option("--report", help="Also write report.html, a self-contained HTML report.")
+]
 
 
 def _split(value: str | None) -> tuple[str, ...] | None:
@@ -79,6 +84,23 @@ def hunt(
         typer.Option(help="Seconds per detector: forecast each first, drop those over it."),
     ] = None,
     top: Annotated[int, typer.Option(help="Findings to print.")] = 15,
+    report: _Report = False,
+    budget: Annotated[
+        str | None,
+        typer.Option(help="Alert budget instead of --contamination: N/day (per UTC day) or N."),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option("--format", help="Extra outputs: ocsf (findings.ocsf.jsonl, OCSF 2004)."),
+    ] = None,
+    suppress: Annotated[
+        Path | None,
+        typer.Option(help="Analysts' verdicts (JSON or CSV): rules that unflag known findings."),
+    ] = None,
+    space: Annotated[
+        str,
+        typer.Option(help="What detectors read: features, or embedding (learned; needs torch)."),
+    ] = "features",
 ) -> None:
     """Hunt anomalous events in PATHS and write ranked findings to --out."""
     from loghunt.hunt import HuntOptions, run_hunt
@@ -94,8 +116,52 @@ def hunt(
         min_votes=min_votes,
         normalization=normalization,
         time_budget=time_budget,
+        report=report,
+        budget=budget,
+        formats=_split(output_format) or (),
+        suppress=suppress,
+        space=space,
     )
     _run(lambda: run_hunt(paths, out_dir, options, progress=err.is_terminal), out_dir, top)
+
+
+@app.command()
+def embed(
+    paths: Annotated[list[Path], typer.Argument(help="Log files or folders (any format).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write embeddings.")] = Path(
+        "embed-out"
+    ),
+    fields: Annotated[
+        str | None, typer.Option(help="Comma-separated input columns to use (default: auto).")
+    ] = None,
+    exclude: Annotated[
+        str | None, typer.Option(help="Comma-separated columns to ignore (labels, say).")
+    ] = None,
+    dim: Annotated[int, typer.Option(help="Embedding size (64-256).")] = 64,
+    epochs: Annotated[int, typer.Option(help="Most training epochs (early stopping).")] = 10,
+    seed: Annotated[int, typer.Option(help="Random seed (training is deterministic).")] = 0,
+) -> None:
+    """Learn event embeddings without labels; write embeddings.parquet and their checks."""
+    try:
+        from loghunt.embed.run import EmbedOptions, run_embed
+
+        options = EmbedOptions(_split(fields), _split(exclude) or (), dim, epochs, seed)
+        report = run_embed(paths, out_dir, options, progress=err.is_terminal)
+    except LoghuntError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    out.print(
+        f"Embedded [bold]{report.n_events:,}[/bold] events in {report.dim} dimensions "
+        f"({report.epochs} epochs, {report.fit_seconds:.1f} s training), "
+        f"{report.n_dead_letters:,} dead-lettered records"
+    )
+    table = Table(title="Embedding checks")
+    table.add_column("check")
+    table.add_column("value", justify="right")
+    for name, value in report.checks.to_dict().items():
+        table.add_row(name, _metric(value))
+    out.print(table)
+    out.print(f"Embeddings written to {escape(str(out_dir))}/")
 
 
 @app.command()
@@ -106,12 +172,206 @@ def demo(
     events: Annotated[int, typer.Option(help="Events to generate.")] = 40_000,
     seed: Annotated[int, typer.Option(help="Seed of the scenario generator.")] = 0,
     top: Annotated[int, typer.Option(help="Findings to print.")] = 15,
+    report: _Report = False,
 ) -> None:
     """Generate a labelled demo organisation's logs, hunt them and print the metrics."""
     from loghunt.hunt import run_demo
 
-    job = lambda: run_demo(out_dir, events, seed, progress=err.is_terminal)  # noqa: E731
+    job = lambda: run_demo(out_dir, events, seed, progress=err.is_terminal, report=report)  # noqa: E731
     _run(job, out_dir, top, extra=("attack",))
+
+
+@app.command("report")
+def report_command(
+    findings_dir: Annotated[
+        Path, typer.Argument(help="A findings directory written by `loghunt hunt`.")
+    ],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="HTML file (default: FINDINGS_DIR/report.html).")
+    ] = None,
+    cards: Annotated[int, typer.Option(help="Finding cards to show.")] = 50,
+) -> None:
+    """Render the self-contained HTML report of a findings directory."""
+    from loghunt.report import write_report
+
+    target = out_file or findings_dir / "report.html"
+    try:
+        write_report(findings_dir, target, n_cards=cards)
+    except LoghuntError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    out.print(f"Report written to {escape(str(target))}")
+
+
+@app.command()
+def fit(
+    paths: Annotated[list[Path], typer.Argument(help="Baseline log files or folders.")],
+    model: Annotated[Path, typer.Option(help="Model directory to write.")],
+    detectors: Annotated[
+        str | None, typer.Option(help="Comma-separated detectors, as for hunt.")
+    ] = None,
+    preset: Annotated[str | None, typer.Option(help="A named ensemble, as for hunt.")] = None,
+    contamination: Annotated[float, typer.Option(help="Expected share of anomalies.")] = 0.01,
+    fields: Annotated[str | None, typer.Option(help="Comma-separated input columns.")] = None,
+    exclude: Annotated[str | None, typer.Option(help="Comma-separated columns to ignore.")] = None,
+    labels: Annotated[
+        str | None, typer.Option(help="Ground-truth column: never a feature; metrics at score.")
+    ] = None,
+    labels_file: Annotated[
+        Path | None, typer.Option(help="CSV with event_id and the --labels column.")
+    ] = None,
+    min_votes: Annotated[
+        int | None, typer.Option(help="Flag events that at least this many detectors flag.")
+    ] = None,
+    normalization: Annotated[
+        str, typer.Option(help="What the combined score averages: percentile or robust_z.")
+    ] = "percentile",
+) -> None:
+    """Learn the baseline in PATHS and save it as a model for `loghunt score`."""
+    from loghunt.hunt import HuntOptions
+    from loghunt.model.jobs import run_fit
+
+    options = HuntOptions(
+        detectors=split_specs(detectors) if detectors else None,
+        preset=preset,
+        contamination=contamination,
+        fields=_split(fields),
+        exclude=_split(exclude) or (),
+        labels=labels,
+        labels_file=labels_file,
+        min_votes=min_votes,
+        normalization=normalization,
+    )
+    try:
+        report = run_fit(paths, model, options, progress=err.is_terminal)
+    except LoghuntError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    out.print(
+        f"Fitted on [bold]{report.n_events:,}[/bold] events ({report.n_features} features; "
+        f"detectors {escape(', '.join(report.detectors))}); "
+        f"model written to {escape(str(model))}/ ({report.size_bytes / 1e6:.1f} MB)"
+    )
+
+
+@app.command()
+def score(
+    paths: Annotated[list[Path], typer.Argument(help="Log files or folders to score.")],
+    model: Annotated[Path, typer.Option(help="Model directory written by `loghunt fit`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write findings.")] = Path(
+        "score-out"
+    ),
+    learn: Annotated[
+        bool, typer.Option(help="Add the events not flagged to the model and save it again.")
+    ] = False,
+    top: Annotated[int, typer.Option(help="Findings to print.")] = 15,
+) -> None:
+    """Score PATHS against a saved model (novelty mode) and write ranked findings to --out."""
+    from loghunt.model.jobs import run_score
+
+    learned: list[int] = []
+
+    def job() -> Findings:
+        report = run_score(paths, model, out_dir, learn=learn, progress=err.is_terminal)
+        learned.append(report.n_learned)
+        return report.findings
+
+    _run(job, out_dir, top)
+    if learn:
+        out.print(f"Learned {learned[0]:,} events; model updated in {escape(str(model))}/")
+
+
+_StateDir = Annotated[
+    Path | None, typer.Option(help="Learned events and snapshots (default: MODEL_DIR.state).")
+]
+_Learn = Annotated[bool, typer.Option(help="Learn events that are not flagged (novelty).")]
+_MaxStore = Annotated[int, typer.Option(help="Most learned events kept (oldest out).")]
+
+
+@app.command()
+def serve(
+    model_dir: Annotated[Path, typer.Argument(help="Model directory written by `loghunt fit`.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    token_file: Annotated[
+        Path | None, typer.Option(help="File holding the bearer token (else $LOGHUNT_TOKEN).")
+    ] = None,
+    sink: Annotated[
+        str | None, typer.Option(help="Flagged findings to jsonl:PATH, ocsf:PATH or webhook:URL.")
+    ] = None,
+    state_dir: _StateDir = None,
+    learn: _Learn = True,
+    max_store_events: _MaxStore = 1_000_000,
+    max_events: Annotated[int, typer.Option(help="Most events per request.")] = 10_000,
+    queue: Annotated[int, typer.Option(help="Requests queued before 429.")] = 32,
+) -> None:
+    """Serve POST /v1/score, /healthz, /readyz and /metrics for a saved model."""
+    from loghunt.service.server import StoreOptions
+    from loghunt.service.server import serve as run_server
+
+    options = StoreOptions(state_dir=state_dir, learn=learn, max_events=max_store_events)
+    _service(
+        lambda: run_server(
+            model_dir,
+            host=host,
+            port=port,
+            token_file=token_file,
+            sink=sink,
+            store=options,
+            max_events=max_events,
+            queue_capacity=queue,
+        )
+    )
+
+
+@app.command()
+def consume(
+    source: Annotated[
+        str, typer.Option(help="redis://host:port/STREAM?group=G or kafka://brokers/TOPIC?group=G")
+    ],
+    model: Annotated[Path, typer.Option(help="Model directory written by `loghunt fit`.")],
+    sink: Annotated[
+        str, typer.Option(help="Every finding to jsonl:PATH, ocsf:PATH or webhook:URL.")
+    ],
+    dead_letters: Annotated[
+        Path | None, typer.Option(help="JSON Lines file for unreadable messages.")
+    ] = None,
+    state_dir: _StateDir = None,
+    learn: _Learn = True,
+    max_store_events: _MaxStore = 1_000_000,
+    batch_size: Annotated[int, typer.Option(help="Messages scored together.")] = 1_000,
+    idle_exit: Annotated[
+        float | None, typer.Option(help="Stop after this many idle seconds (default: never).")
+    ] = None,
+) -> None:
+    """Score a stream into a sink, acknowledging each batch once its findings are durable."""
+    from loghunt.service.server import StoreOptions
+    from loghunt.service.server import consume as run_consumer
+
+    options = StoreOptions(state_dir=state_dir, learn=learn, max_events=max_store_events)
+
+    def job() -> None:
+        stats = run_consumer(
+            source,
+            model,
+            sink,
+            store=options,
+            dead_letters=dead_letters,
+            batch_size=batch_size,
+            idle_exit_s=idle_exit,
+        )
+        counts = f"{stats.messages:,} messages, {stats.events:,} events"
+        err.print(f"{counts}, {stats.flagged:,} flagged")
+
+    _service(job)
+
+
+def _service(job: Callable[[], None]) -> None:
+    try:
+        job()
+    except LoghuntError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
 
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on published data sets.")
@@ -176,7 +436,14 @@ def print_findings(findings: Findings, top: int, extra: tuple[str, ...] = ()) ->
         f"[bold]{len(findings):,}[/bold] events, [bold]{findings.n_flagged:,}[/bold] flagged "
         f"(combined score >= {findings.threshold:.3f}), "
         f"{findings.n_dead_letters:,} dead-lettered records"
+        + (
+            f", {findings.n_suppressed:,} suppressed by analysts' rules"
+            if findings.n_suppressed
+            else ""
+        )
     )
+    for warning in findings.suppression_warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     out.print(_top_table(findings.top(top), extra))
     if findings.metrics:
         out.print(_metrics_table(findings))
@@ -207,6 +474,10 @@ def _top_table(rows: pl.DataFrame, extra: tuple[str, ...]) -> Table:
         table.add_column(
             header, min_width=min(width, 8), max_width=width, no_wrap=True, overflow="ellipsis"
         )
+    if REASON_DETAILS in rows.columns:
+        # The strongest reason itself: log values inside the joined text may hold "; ".
+        top_reason = pl.col(REASON_DETAILS).list.first().struct.field("text")
+        rows = rows.with_columns(top_reason.fill_null(pl.col(REASONS)).alias(REASONS))
     for row in rows.iter_rows(named=True):
         table.add_row(*[_cell(name, row[name]) for name, _, _ in spec])
     return table

@@ -25,6 +25,10 @@ class SchemaMismatchError(LoghuntError):
     """New data does not have the columns or types a fitted model expects."""
 
 
+class ModelIntegrityError(LoghuntError):
+    """A saved model's files are missing, unexpected, altered or unreadable."""
+
+
 class NotFittedError(LoghuntError, AttributeError):
     """A method that needs fitted state was called before ``fit``."""
 

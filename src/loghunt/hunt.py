@@ -13,6 +13,7 @@ from rich.console import Console
 
 from loghunt.ensemble.presets import preset_specs
 from loghunt.errors import ConfigError
+from loghunt.explain.suppress import read_suppressions
 from loghunt.io import read_events, write_dead_letters
 from loghunt.output import Findings, write_findings
 from loghunt.pipeline import DEFAULT_DETECTORS, Pipeline, PipelineConfig
@@ -35,6 +36,16 @@ class HuntOptions:
     min_votes: int | None = None
     normalization: str = "percentile"
     time_budget: float | None = None
+    #: Also write the self-contained HTML report, report.html.
+    report: bool = False
+    #: Alert budget instead of the contamination cut: "20/day" or "50" (in total).
+    budget: str | None = None
+    #: Extra output formats, e.g. ("ocsf",) for findings.ocsf.jsonl.
+    formats: tuple[str, ...] = ()
+    #: Analysts' suppression rules (JSON or CSV, see loghunt.explain.suppress).
+    suppress: Path | None = None
+    #: What the detectors read: "features" or "embedding" (see PipelineConfig.space).
+    space: str = "features"
 
     def config(self) -> PipelineConfig:
         if self.detectors and self.preset:
@@ -49,6 +60,8 @@ class HuntOptions:
             min_votes=self.min_votes,
             normalization=self.normalization,
             time_budget=self.time_budget,
+            budget=self.budget,
+            space=self.space,
         )
 
 
@@ -65,18 +78,36 @@ def run_hunt(
             f"({result.n_dead} records dead-lettered)"
         )
     events = normalize(result.table)
-    config = options.config()
+    config = options.config().check()
+    rules = None
+    if options.suppress is not None:
+        rules = read_suppressions(options.suppress, warn=False)
     if options.labels_file is not None:
         events, label_columns = join_labels(events, options.labels_file, options.labels)
         # Every column of the labels file is ground truth: shown in findings, never a feature.
         config = replace(config, exclude=(*config.exclude, *label_columns))
-    with _step(f"Hunting {events.height:,} events", progress):
-        findings = Pipeline(config).fit_score(events)
+    pipeline = Pipeline(config)
+    # Training embeddings draws its own progress bar (with the loss): no spinner over it.
+    with _step(f"Hunting {events.height:,} events", progress and config.space == "features"):
+        findings = pipeline.fit_score(events, suppress=rules)
     findings.n_dead_letters = result.n_dead
+    findings.suppression_warnings = [] if rules is None else rules.warnings
     findings.timings = {"read": read_s, **findings.timings}
     out_dir.mkdir(parents=True, exist_ok=True)
     write_dead_letters(result.dead_letters, out_dir / "dead_letters.jsonl")
-    write_findings(findings, out_dir)
+    write_findings(findings, out_dir, formats=options.formats)
+    if pipeline.embedding_checks_ is not None:
+        pipeline.embedding_checks_.write_json(out_dir / "embedding_checks.json")
+    if options.report:
+        from loghunt.report import write_report
+
+        write_report(
+            findings,
+            out_dir / "report.html",
+            label_column=config.labels,
+            contamination=config.contamination,
+            inputs=[str(p) for p in paths],
+        )
     return findings
 
 
@@ -106,12 +137,14 @@ def join_labels(
     return events.join(labels, on=ocsf.EVENT_ID, how="left", maintain_order="left"), added
 
 
-def run_demo(out_dir: Path, n_events: int, seed: int, progress: bool = False) -> Findings:
+def run_demo(
+    out_dir: Path, n_events: int, seed: int, progress: bool = False, report: bool = False
+) -> Findings:
     """Generate a labelled scenario under ``out_dir/logs`` and hunt it with metrics."""
     from loghunt.synth import ScenarioConfig, generate_scenario, write_scenario
 
     scenario = generate_scenario(ScenarioConfig(n_events=n_events, seed=seed))
     written = write_scenario(scenario, out_dir / "logs")
-    options = HuntOptions(labels=DEMO_LABEL, labels_file=written.labels)
+    options = HuntOptions(labels=DEMO_LABEL, labels_file=written.labels, report=report)
     logs = [written.cloudtrail_dir, written.auth_dir]
     return run_hunt(logs, out_dir, options, progress=progress)

@@ -5,12 +5,13 @@ One object that every front end uses (CLI, library, later the service and Spark)
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -20,24 +21,39 @@ from loghunt.ensemble.combine import agreement, combine_scores, count_votes
 from loghunt.ensemble.ensemble import DetectorEnsemble
 from loghunt.ensemble.normalize import percentile_scores, robust_z_scores
 from loghunt.ensemble.planner import Plan, plan_detectors
-from loghunt.ensemble.thresholds import ContaminationThreshold
+from loghunt.ensemble.presets import DEFAULT_N_NEIGHBORS
+from loghunt.ensemble.thresholds import (
+    BestF1Threshold,
+    ContaminationThreshold,
+    apply_threshold,
+    parse_budget,
+    precision_recall_table,
+)
 from loghunt.errors import ConfigError, NotFittedError
 from loghunt.evaluate.metrics import Metrics, evaluate
+from loghunt.explain import Explainer, Suppressions, finding_ids, model_version
 from loghunt.features import Featurizer
+from loghunt.features.timefeat import to_utc_datetime
 from loghunt.output.findings import (
     COMBINED,
+    FINDING_ID,
     FLAGGED,
     NORM_PREFIX,
     RANK,
     RAW_PREFIX,
-    REASONS,
+    SUPPRESSED,
+    SUPPRESSED_BY,
     VOTES,
     Findings,
 )
 from loghunt.schema import normalize, ocsf
 from loghunt.schema.roles import infer_roles
 
+if TYPE_CHECKING:
+    from loghunt.embed import Embedder, EmbeddingChecks
+
 NORMALIZATIONS = {"percentile": percentile_scores, "robust_z": robust_z_scores}
+SPACES = ("features", "embedding")
 # Chosen by measurement (docs/detection.md): k-NN distance and ECOD were the best pair on the
 # demo scenarios and the real OTRF CloudTrail; adding LOF or Isolation Forest lowered both.
 DEFAULT_DETECTORS = ("knn", "ecod")
@@ -58,7 +74,8 @@ _KEY_FIELDS = (
     ocsf.SOURCE_FILE,
     ocsf.SOURCE_LINE,
 )
-_N_REASON_FEATURES = 3
+# Settings that only move the threshold: they leave the model, hence finding ids, unchanged.
+_THRESHOLD_SETTINGS = ("contamination", "min_votes", "labels", "budget", "explain_top")
 
 
 @dataclass(frozen=True)
@@ -66,9 +83,7 @@ class PipelineConfig:
     """Everything that decides a pipeline's behaviour; saved with a fitted model."""
 
     detectors: tuple[str, ...] = DEFAULT_DETECTORS
-    #: Neighbours of k-NN and LOF; 40-75 was a plateau on every dataset measured
-    #: (docs/detection.md), 20 let small groups of related attacker events hide together.
-    n_neighbors: int = 50
+    n_neighbors: int = DEFAULT_N_NEIGHBORS
     metric: str = "l2"
     contamination: float = 0.01
     combine: str = "mean"
@@ -85,6 +100,17 @@ class PipelineConfig:
     time_budget: float | None = None
     random_state: int = 0
     detector_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Alert budget instead of the contamination cut: "20/day" (per calendar day) or "50".
+    budget: str | None = None
+    #: Besides flagged events, explain this many of the highest-scored ones.
+    explain_top: int = 100
+    #: What the detectors read: "features" (the Featurizer's matrix) or "embedding" (a
+    #: TabularResNet trained on the events without labels; pip install 'loghunt[embed]').
+    #: Features stay the default: the default ensemble scored higher on features on every
+    #: dataset measured (docs/embeddings.md).
+    space: str = "features"
+    #: Keyword arguments of loghunt.embed.Embedder (dim, max_epochs, ...) for "embedding".
+    embed_params: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> PipelineConfig:
         if not 0.0 < self.contamination < 0.5:
@@ -97,6 +123,10 @@ class PipelineConfig:
             raise ConfigError(
                 f"min_votes must be between 1 and {len(self.detectors)}, got {self.min_votes}"
             )
+        if self.budget is not None:
+            parse_budget(self.budget)
+        if self.space not in SPACES:
+            raise ConfigError(f"space must be one of {list(SPACES)}, got {self.space!r}")
         return self
 
 
@@ -122,13 +152,21 @@ class Pipeline:
         self._fit(self._prepare(data))
         return self
 
-    def score(self, data: Any) -> Findings:
-        """Score events against the fitted baseline; returns ranked :class:`Findings`."""
-        if not hasattr(self, "ensemble_"):
-            raise NotFittedError("Pipeline is not fitted; call fit first")
-        events = self._prepare(data)
+    def score(
+        self, data: Any, learn: bool = False, suppress: Suppressions | None = None
+    ) -> Findings:
+        """Score events against the fitted baseline; returns ranked :class:`Findings`.
+
+        ``learn=True`` then adds the events that were not flagged to the neighbour reference
+        (novelty mode, see :meth:`learn`); flagged events are never learned. ``suppress``:
+        analysts' rules that unflag known-benign findings (:mod:`loghunt.explain.suppress`).
+        """
+        self._check_fitted()
+        # One event is enough to score against a fitted baseline (the service scores singles).
+        events = self._prepare(data, min_events=1)
         with self._timed("featurize"):
             X = self.featurizer_.transform(events)
+        X = self._to_space(events, X)
         with self._timed("detect"):
             # Scoring the training data itself: use the leave-self-out training scores, since a
             # fresh search would find each event as its own nearest neighbour.
@@ -136,15 +174,42 @@ class Pipeline:
                 raw = self.ensemble_.train_scores_
             else:
                 raw = self.ensemble_.score(X)
-        return self._findings(events, X, raw)
+        findings = self._findings(events, X, raw, suppress)
+        if learn:
+            self._learn_rows(X[~self._decide(raw)[3]])
+        return findings
 
-    def fit_score(self, data: Any) -> Findings:
+    def learn(self, data: Any) -> int:
+        """Novelty update: add ``data``'s events to the neighbour reference; returns how many.
+
+        Give it only events judged normal (``score(data, learn=True)`` learns exactly the
+        unflagged ones). Neighbour detectors (k-NN, LOF) then compare later events with them
+        too; the other detectors, the score normalisation and the threshold keep what
+        ``fit`` learned. Returns 0 when no detector keeps a reference set.
+        """
+        self._check_fitted()
+        events = self._prepare(data, min_events=0)
+        if events.height == 0:
+            return 0
+        return self._learn_rows(self._to_space(events, self.featurizer_.transform(events)))
+
+    def fit_score(self, data: Any, suppress: Suppressions | None = None) -> Findings:
         """Fit on ``data`` and score the same events (the usual hunt), featurizing once."""
         events = self._prepare(data)
         X = self._fit(events)
-        return self._findings(events, X, self.ensemble_.train_scores_)
+        return self._findings(events, X, self.ensemble_.train_scores_, suppress)
 
     # -- steps -----------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "ensemble_"):
+            raise NotFittedError("Pipeline is not fitted; call fit first")
+
+    def _learn_rows(self, X: NDArray[np.float32]) -> int:
+        added = self.ensemble_.learn(X)
+        #: Events learned since fit (novelty mode); saved with the model.
+        self.n_learned_ = getattr(self, "n_learned_", 0) + added
+        return added
+
     def _fit(self, events: pl.DataFrame) -> NDArray[np.float32]:
         """Fit every step on normalised events; returns their feature matrix."""
         cfg = self.config.check()
@@ -157,6 +222,16 @@ class Pipeline:
                 random_state=cfg.random_state,
             )
             X = self.featurizer_.fit_transform(events)
+        features = X
+        self.embedder_: Embedder | None = None
+        self.embedding_checks_: EmbeddingChecks | None = None
+        if cfg.space == "embedding":
+            from loghunt.embed.space import fit_embedding  # torch only when asked for
+
+            with self._timed("embed"):
+                self.embedder_, X, self.embedding_checks_ = fit_embedding(
+                    events, self.featurizer_, X, cfg.embed_params, cfg.random_state
+                )
         detectors = cfg.detectors
         self.plan_: Plan | None = None
         if cfg.time_budget is not None:
@@ -168,6 +243,7 @@ class Pipeline:
                     metric=cfg.metric,
                     time_budget=cfg.time_budget,
                     random_state=cfg.random_state,
+                    detector_params=cfg.detector_params,
                 )
             detectors = self.plan_.kept_specs
         with self._timed("detect"):
@@ -177,10 +253,24 @@ class Pipeline:
         train = self.ensemble_.train_scores_
         combined = combine_scores(self._normalized(train, cfg.normalization), cfg.combine)
         self.threshold_ = ContaminationThreshold(cfg.contamination).fit(combined)
+        with self._timed("explain"):
+            self.explainer_ = Explainer(top=cfg.explain_top, random_state=cfg.random_state)
+            self.explainer_.fit(self.featurizer_, features, events)
         self.train_fingerprint_ = _fingerprint(X)
+        self.n_learned_ = 0
         return X
 
-    def _prepare(self, data: Any) -> pl.DataFrame:
+    def _to_space(self, events: pl.DataFrame, X: NDArray[np.float32]) -> NDArray[np.float32]:
+        """The matrix the detectors read: ``X`` itself, or its events' embeddings."""
+        embedder = getattr(self, "embedder_", None)
+        if embedder is None:
+            return X
+        from loghunt.embed.space import embed_events
+
+        with self._timed("embed"):
+            return embed_events(embedder, events, X)
+
+    def _prepare(self, data: Any, min_events: int = 2) -> pl.DataFrame:
         if not isinstance(data, pl.DataFrame):
             try:
                 data = pl.from_pandas(data)
@@ -188,8 +278,8 @@ class Pipeline:
                 raise ConfigError(
                     f"expected a polars or pandas DataFrame, got {type(data).__name__}"
                 ) from exc
-        if data.height < 2:
-            raise ConfigError(f"need at least 2 events to hunt, got {data.height}")
+        if data.height < min_events:
+            raise ConfigError(f"need at least {min_events} events to hunt, got {data.height}")
         return normalize(data)
 
     def _excluded(self) -> list[str]:
@@ -205,16 +295,18 @@ class Pipeline:
         return np.column_stack([scale(train[n], raw[n]) for n in raw])
 
     def _findings(
-        self, events: pl.DataFrame, X: NDArray[np.float32], raw: dict[str, NDArray[np.float64]]
+        self,
+        events: pl.DataFrame,
+        X: NDArray[np.float32],
+        raw: dict[str, NDArray[np.float64]],
+        suppress: Suppressions | None = None,
     ) -> Findings:
         cfg = self.config
-        norm = self._normalized(raw)
-        combined = combine_scores(self._normalized(raw, cfg.normalization), cfg.combine)
-        votes = count_votes(norm, cfg.contamination)
-        if cfg.min_votes is None:
-            flags = self.threshold_.flag(combined)
-        else:
-            flags = votes >= cfg.min_votes
+        norm, combined, votes, flags = self._decide(raw)
+        ids = finding_ids(events.get_column(ocsf.EVENT_ID), self.model_version())
+        flags, suppressed_by, cut = self._triage(events, combined, votes, flags, ids, suppress)
+        with self._timed("explain"):
+            explained = self._explain(events, X, raw, norm, combined, flags)
         names = list(raw)
         columns: dict[str, Any] = {}
         for i, name in enumerate(names):
@@ -225,22 +317,47 @@ class Pipeline:
             .with_columns(
                 **{k: pl.Series(v) for k, v in columns.items()},
                 **{VOTES: pl.Series(votes), COMBINED: pl.Series(combined)},
-                **{FLAGGED: pl.Series(flags), REASONS: self._reasons(X)},
+                **{FLAGGED: pl.Series(flags), **explained, FINDING_ID: ids},
+                **{SUPPRESSED: suppressed_by.is_not_null(), SUPPRESSED_BY: suppressed_by},
             )
             .sort(COMBINED, descending=True, maintain_order=True)
             .with_row_index(RANK, offset=1)
         )
         metrics = self._metrics(events, raw, norm, combined, flags, votes)
+        thresholds = {"contamination": float(self.threshold_.threshold_)}
+        if cfg.budget:
+            thresholds["budget"] = cut
+        pr_table = self._precision_recall(events, combined, thresholds, flags)
         return Findings(
             table=table,
             detectors=names,
-            threshold=float(self.threshold_.threshold_),
+            threshold=cut,
             metrics=metrics,
-            agreement=agreement(raw, cfg.contamination) if len(names) > 1 else None,
+            thresholds=thresholds,
+            pr_table=pr_table,
+            n_suppressed=int(suppressed_by.is_not_null().sum()),
+            model_version=self.model_version(),
+            agreement=(
+                agreement(raw, cfg.contamination) if len(names) > 1 and events.height > 1 else None
+            ),
             timings=dict(self.timings_),
             detector_seconds=dict(self.ensemble_.fit_seconds_),
             plan=self.plan_,
         )
+
+    def _decide(
+        self, raw: dict[str, NDArray[np.float64]]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+        """Normalised scores, combined score, votes and flags of raw detector scores."""
+        cfg = self.config
+        norm = self._normalized(raw)
+        combined = combine_scores(self._normalized(raw, cfg.normalization), cfg.combine)
+        votes = count_votes(norm, cfg.contamination)
+        if cfg.min_votes is None:
+            flags = self.threshold_.flag(combined)
+        else:
+            flags = votes >= cfg.min_votes
+        return norm, combined, votes, flags
 
     def _key_fields(self, events: pl.DataFrame) -> pl.DataFrame:
         roles = infer_roles(events.columns)
@@ -251,21 +368,99 @@ class Pipeline:
         present = list(dict.fromkeys(c for c in wanted if c in events.columns))
         return events.select(present)
 
-    def _reasons(self, X: NDArray[np.float32]) -> pl.Series:
-        """The features that stand out most for each event (a first, cheap explanation)."""
-        names = np.asarray(self.featurizer_.feature_names_)
-        k = min(_N_REASON_FEATURES, X.shape[1])
-        magnitude = np.abs(X)
-        top = np.argpartition(-magnitude, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(magnitude, top, axis=1), axis=1)
-        top = np.take_along_axis(top, order, axis=1)
-        values = np.take_along_axis(X, top, axis=1)
-        parts = pl.DataFrame(
-            {f"n{j}": names[top[:, j]] for j in range(k)}
-            | {f"v{j}": values[:, j].round(2) for j in range(k)}
+    def model_version(self) -> str:
+        """loghunt's version and a hash of the settings that shape the model (not thresholds)."""
+        settings = dataclasses.asdict(self.config)
+        for name in _THRESHOLD_SETTINGS:
+            settings.pop(name, None)
+        settings["detectors"] = list(self.ensemble_.detectors_)
+        return model_version(settings)
+
+    def _triage(
+        self,
+        events: pl.DataFrame,
+        combined: NDArray[np.float64],
+        votes: NDArray[np.int64],
+        flags: NDArray[np.bool_],
+        ids: pl.Series,
+        suppress: Suppressions | None,
+    ) -> tuple[NDArray[np.bool_], pl.Series, float]:
+        """Alert budget and analysts' suppressions on top of the contamination or vote flags.
+
+        Returns the final flags, the id of the rule that unflagged each event (else null) and
+        the lowest score flagged under a budget (else the contamination threshold).
+        """
+        cfg = self.config
+        matched = pl.Series(SUPPRESSED_BY, [None] * events.height, dtype=pl.String)
+        if suppress is not None and suppress.rules:
+            matched = suppress.match(events, ids).alias(SUPPRESSED_BY)
+        hit = matched.is_not_null().to_numpy()
+        budget = parse_budget(cfg.budget) if cfg.budget else None
+        times = None
+        if budget is not None and budget.per_day is not None:
+            time_column = infer_roles(events.columns).time
+            times = None if time_column is None else to_utc_datetime(events[time_column])
+        pool = votes >= cfg.min_votes if cfg.min_votes is not None else None
+        final, before = apply_threshold(
+            flags, combined, budget=budget, times=times, candidates=pool, excluded=hit
         )
-        each = [pl.format("{}={}", pl.col(f"n{j}"), pl.col(f"v{j}")) for j in range(k)]
-        return parts.select(pl.concat_str(each, separator="; ").alias(REASONS)).to_series()
+        suppressed = pl.Series(before & hit)
+        matched = pl.select(pl.when(suppressed).then(matched)).to_series().alias(SUPPRESSED_BY)
+        if budget is None:
+            return final, matched, float(self.threshold_.threshold_)
+        return final, matched, float(combined[final].min()) if final.any() else float("inf")
+
+    def _explain(
+        self,
+        events: pl.DataFrame,
+        X: NDArray[np.float32],
+        raw: dict[str, NDArray[np.float64]],
+        norm: NDArray[np.float64],
+        combined: NDArray[np.float64],
+        flags: NDArray[np.bool_],
+    ) -> dict[str, pl.Series]:
+        """Reasons and nearest normal events of flagged and top events (loghunt.explain)."""
+        cfg = self.config
+        features = X
+        if getattr(self, "embedder_", None) is not None:  # X holds embeddings
+            features = self.featurizer_.transform(events)
+        explainer = getattr(self, "explainer_", None)
+        if explainer is None:  # a model saved without one: this batch is the baseline
+            explainer = Explainer(top=cfg.explain_top, random_state=cfg.random_state)
+            explainer.fit(self.featurizer_, features, events)
+        # The shared index holds the training rows: usable when scoring the training data.
+        index = self.ensemble_.index_ if raw is self.ensemble_.train_scores_ else None
+        return explainer.explain(
+            events,
+            features,
+            explainer.rows_to_explain(combined, flags),
+            {name: norm[:, i] for i, name in enumerate(raw)},
+            cut=1.0 - cfg.contamination,
+            flags=flags,
+            index=index,
+            metric=cfg.metric,
+            space=X,
+        )
+
+    def _precision_recall(
+        self,
+        events: pl.DataFrame,
+        combined: NDArray[np.float64],
+        thresholds: dict[str, float],
+        flags: NDArray[np.bool_],
+    ) -> pl.DataFrame | None:
+        """With labels: adds the best-F1 threshold; the precision-recall trade-off table."""
+        label = self.config.labels
+        if not label or label not in events.columns:
+            return None
+        truth = labels_to_bool(events.get_column(label))
+        if not truth.any():
+            return None
+        thresholds["best_f1"] = BestF1Threshold().fit(combined, truth).threshold_
+        cuts = {k: v for k, v in thresholds.items() if k != "budget"}
+        # A budget is a set of flags, not one cut: measured on the flags themselves.
+        chosen = {"budget": flags} if "budget" in thresholds else None
+        return precision_recall_table(combined, truth, cuts, flagged=chosen)
 
     def _metrics(
         self,

@@ -30,6 +30,8 @@ def _cases() -> list[Any]:
             params = {"method": method, "metric": metric}
             cases.append(pytest.param("knn", params, id=f"knn-{method}-{metric}"))
     cases.append(pytest.param("lof", {"metric": "cosine"}, id="lof-cosine"))
+    # The default backend is torch where it is installed: check the fallback as well.
+    cases.append(pytest.param("autoencoder", {"backend": "sklearn"}, id="autoencoder-sklearn"))
     return cases
 
 

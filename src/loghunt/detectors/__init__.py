@@ -7,12 +7,15 @@ True
 35
 """
 
+from loghunt.detectors.autoencoder import AutoEncoderDetector
 from loghunt.detectors.base import Detector, check_matrix
+from loghunt.detectors.cblof import CBLOFDetector
 from loghunt.detectors.copod import COPODDetector
 from loghunt.detectors.ecod import ECODDetector
 from loghunt.detectors.gmm import GMMDetector
 from loghunt.detectors.hbos import HBOSDetector
 from loghunt.detectors.iforest import IForestDetector
+from loghunt.detectors.inne import INNEDetector
 from loghunt.detectors.kmeans import KMeansDetector
 from loghunt.detectors.knn import KNNDetector
 from loghunt.detectors.loda import LODADetector
@@ -28,14 +31,18 @@ from loghunt.detectors.registry import (
     register,
 )
 from loghunt.detectors.robust_z import RobustZDetector
+from loghunt.detectors.rod import RODDetector
 
 __all__ = [
+    "AutoEncoderDetector",
+    "CBLOFDetector",
     "COPODDetector",
     "Detector",
     "ECODDetector",
     "GMMDetector",
     "HBOSDetector",
     "IForestDetector",
+    "INNEDetector",
     "KMeansDetector",
     "KNNDetector",
     "LODADetector",
@@ -44,6 +51,7 @@ __all__ = [
     "OCSVMDetector",
     "PCADetector",
     "PyODDetector",
+    "RODDetector",
     "RobustZDetector",
     "available_detectors",
     "check_matrix",

@@ -68,6 +68,37 @@ class NeighborDetector(Detector):
             self._check_graph(graph, data.shape[0], self.n_reference_)
         return self._score_graph(graph.head(self.n_neighbors_))
 
+    def learn(self, X: ArrayLike, *, in_index: bool = False) -> Self:
+        """Add rows ``X`` to the reference set, so that later scores compare with them too.
+
+        Novelty mode: learn events judged normal without refitting. Only the reference set
+        grows; ``train_scores_`` (what scores are calibrated against) stays that of ``fit``.
+        ``in_index=True`` says the rows were already appended to ``index_`` (an ensemble adds
+        them once to the index its detectors share).
+        """
+        data = self._validate_score(X)
+        if self.index_ is None:
+            raise ConfigError(f"{type(self).__name__} has no neighbour index to learn into")
+        if data.shape[0] == 0:
+            return self
+        n_old = self.n_reference_
+        if not in_index:
+            self.index_.add(data)
+        if self.index_.n_reference_ != n_old + data.shape[0]:
+            raise ConfigError(
+                f"the index holds {self.index_.n_reference_} rows, expected {n_old} reference "
+                f"rows plus {data.shape[0]} learned ones"
+            )
+        self._learn_rows(n_old)
+        self.n_reference_ = n_old + data.shape[0]
+        return self
+
+    def _learn_rows(self, n_old: int) -> None:
+        """Update fitted state for the reference rows from ``n_old`` on, just appended.
+
+        k-NN distance needs nothing more: new rows score by searching the grown index.
+        """
+
     @abstractmethod
     def _fit_graph(self, graph: NeighborGraph) -> Scores:
         """Store what scoring new rows needs; return the training rows' scores."""

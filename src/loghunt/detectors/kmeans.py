@@ -15,10 +15,6 @@ from loghunt.detectors.registry import register
 from loghunt.errors import ConfigError
 from loghunt.index.graph import NeighborGraph
 
-#: Above this many rows, MiniBatchKMeans on a sample replaces full KMeans.
-_FULL_KMEANS_MAX_ROWS = 50_000
-#: Rows the centroids are learnt from; every row is still scored.
-_FIT_SAMPLE_ROWS = 100_000
 #: Candidate cluster counts for ``n_clusters="auto"`` and the rows silhouette is measured on.
 _AUTO_CANDIDATES = (2, 4, 8, 16, 32)
 _AUTO_SAMPLE_ROWS = 5_000
@@ -74,6 +70,11 @@ class KMeansDetector(Detector):
     """
 
     name: ClassVar[str] = "kmeans"
+    #: Most rows full ``KMeans`` learns from; ``MiniBatchKMeans`` above (the planner reads
+    #: this to probe small subsamples with the solver of the full run).
+    max_exact: ClassVar[int] = 50_000
+    #: Rows the centroids are learnt from (a random sample above); every row is still scored.
+    fit_sample_rows: ClassVar[int] = 100_000
     _fitted_attrs: ClassVar[tuple[str, ...]] = (
         "train_scores_",
         "n_features_in_",
@@ -97,7 +98,7 @@ class KMeansDetector(Detector):
         self._check_params()
         data = self._validate_fit(X)
         rng = np.random.default_rng(self.random_state)
-        sample = _sample_rows(data, _FIT_SAMPLE_ROWS, rng)
+        sample = _sample_rows(data, self.fit_sample_rows, rng)
         self.n_clusters_ = self._resolve_n_clusters(sample, rng)
         # float64 centroids: duplicate rows then sit at distance 0, not at float32 noise.
         model = self._kmeans(len(sample)).fit(sample.astype(np.float64))
@@ -131,7 +132,7 @@ class KMeansDetector(Detector):
             )
 
     def _kmeans(self, n_rows: int) -> KMeans | MiniBatchKMeans:
-        if n_rows > _FULL_KMEANS_MAX_ROWS:
+        if n_rows > self.max_exact:
             return MiniBatchKMeans(
                 n_clusters=self.n_clusters_,
                 batch_size=4_096,

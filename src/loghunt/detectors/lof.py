@@ -12,6 +12,7 @@ from loghunt.detectors.base import Scores
 from loghunt.detectors.registry import register
 from loghunt.errors import ConfigError
 from loghunt.index.graph import NeighborGraph
+from loghunt.index.neighbors import NeighborIndex
 
 #: Added to the mean reachability distance, as scikit-learn does: with more than k duplicate
 #: rows that mean is 0, and the density is then capped at 1e10 instead of becoming infinite.
@@ -101,6 +102,39 @@ class LOFDetector(NeighborDetector):
     def _score_graph(self, graph: NeighborGraph) -> Scores:
         return self._factor(graph.indices, self._density(graph.distances, graph.indices))
 
+    def _learn_rows(self, n_old: int) -> None:
+        """k-distances and densities after reference rows ``n_old:`` were appended.
+
+        Exact incremental LOF (as in Pokrajac et al. 2007): a learned row can shorten the
+        k-distance of the rows it lands near, and a changed k-distance changes the density of
+        every row that has that row among its neighbours. Only those rows are searched again,
+        and the result equals a fit on the grown reference set (up to the index's own
+        approximation). A batch that touches most rows costs about a refit of the graph.
+        """
+        index = self.index_
+        assert index is not None  # learn() checked it
+        rows = index.reconstruct(0, index.n_reference_)
+        moved, changed = self._grow_k_distance(index, rows, n_old)
+        stale = np.union1d(moved, _within_reach(index, rows, self.k_distance_, rows[changed]))
+        graph = _search_rows(index, rows, stale, self.n_neighbors_)
+        lrd = np.concatenate([self.lrd_, np.zeros(len(rows) - n_old)])
+        lrd[stale] = self._density(graph.distances, graph.indices)
+        self.lrd_ = lrd
+
+    def _grow_k_distance(
+        self, index: NeighborIndex, rows: NDArray[np.float32], n_old: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Extend ``k_distance_`` to the appended rows; return the rows searched again and
+        those whose k-distance changed (appended rows included)."""
+        added = np.arange(n_old, len(rows), dtype=np.int64)
+        near = _within_reach(index, rows[:n_old], self.k_distance_, rows[added])
+        moved = np.union1d(near, added)
+        before = np.concatenate([self.k_distance_, np.full(len(added), np.nan)])
+        after = before.copy()
+        after[moved] = _search_rows(index, rows, moved, self.n_neighbors_).distances[:, -1]
+        self.k_distance_ = after
+        return moved, moved[after[moved] != before[moved]]  # NaN != x: appended rows count
+
     def _density(
         self, distances: NDArray[np.float32], indices: NDArray[np.int64]
     ) -> NDArray[np.float64]:
@@ -111,3 +145,34 @@ class LOFDetector(NeighborDetector):
     def _factor(self, indices: NDArray[np.int64], lrd: NDArray[np.float64]) -> Scores:
         factor: Scores = self.lrd_[indices].mean(axis=1) / lrd
         return factor
+
+
+#: Above this share of the rows, a "who is near these targets" search costs about as much as
+#: searching every row again, so every row is returned (a superset is always correct).
+_FULL_SEARCH_SHARE = 0.05
+#: Slack on "within k-distance": distances from differently batched searches differ in the
+#: last bits, and taking a row too many only costs one search.
+_REACH_SLACK = 1e-5
+
+
+def _within_reach(
+    index: NeighborIndex,
+    rows: NDArray[np.float32],
+    k_distance: NDArray[np.float64],
+    targets: NDArray[np.float32],
+) -> NDArray[np.int64]:
+    """Numbers of ``rows`` that have one of ``targets`` within their k-distance."""
+    if len(targets) == 0:
+        return np.empty(0, dtype=np.int64)
+    if len(targets) > _FULL_SEARCH_SHARE * len(rows):
+        return np.arange(len(rows), dtype=np.int64)
+    nearest = NeighborIndex(metric=index.metric, method="exact").fit(targets).search(rows, 1)
+    reach = k_distance * (1.0 + _REACH_SLACK) + _REACH_SLACK
+    return np.flatnonzero(nearest.distances[:, 0] <= reach).astype(np.int64)
+
+
+def _search_rows(
+    index: NeighborIndex, rows: NDArray[np.float32], which: NDArray[np.int64], k: int
+) -> NeighborGraph:
+    """Neighbours of reference rows ``which`` among all reference rows, themselves excluded."""
+    return index.search_excluding(lambda start, stop: rows[which[start:stop]], which, k)

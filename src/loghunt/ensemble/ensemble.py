@@ -11,8 +11,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from loghunt.detectors import detector_class, make_detector
+from loghunt.detectors._neighbors import NeighborDetector
 from loghunt.detectors.base import Detector, check_matrix
-from loghunt.ensemble.presets import DetectorSpec, parse_detector_spec
+from loghunt.ensemble.presets import DEFAULT_N_NEIGHBORS, DetectorSpec, parse_detector_spec
 from loghunt.errors import ConfigError, NotFittedError
 from loghunt.index import NeighborIndex, build_graph
 from loghunt.index.graph import NeighborGraph
@@ -48,7 +49,7 @@ class DetectorEnsemble:
     def __init__(
         self,
         detectors: Sequence[str] = ("knn", "lof", "iforest"),
-        n_neighbors: int = 20,
+        n_neighbors: int = DEFAULT_N_NEIGHBORS,
         metric: str = "l2",
         random_state: int = 0,
         detector_params: Mapping[str, Mapping[str, Any]] | None = None,
@@ -94,14 +95,82 @@ class DetectorEnsemble:
 
     def score(self, X: ArrayLike) -> dict[str, Scores]:
         """Raw scores of new rows per detector (their neighbours searched once)."""
-        if not hasattr(self, "detectors_"):
-            raise NotFittedError("DetectorEnsemble is not fitted; call fit first")
-        data = check_matrix(X)
+        data = self._check_rows(X)
         graph = self.index_.search(data, self.k_) if self.index_ is not None else None
         return {
             name: det.score(data, graph=graph if self._shares_graph(det) else None)
             for name, det in self.detectors_.items()
         }
+
+    def learn(self, X: ArrayLike) -> int:
+        """Novelty update: add rows to the reference set of every neighbour detector.
+
+        The shared index gets the rows once; a neighbour detector with its own index (another
+        metric) adds them to it. Detectors without a reference set (Isolation Forest, ECOD,
+        ...) keep their fitted state, as do all ``train_scores_``. Returns the rows added: 0
+        when no detector has a reference set.
+        """
+        data = self._check_rows(X)
+        learners = [d for d in self.detectors_.values() if isinstance(d, NeighborDetector)]
+        if not learners or data.shape[0] == 0:
+            return 0
+        if self.index_ is not None:
+            self.index_.add(data)
+        for det in learners:
+            det.learn(data, in_index=det.index_ is not None and det.index_ is self.index_)
+        return int(data.shape[0])
+
+    def shares_index(self, label: str) -> bool:
+        """Whether detector ``label`` searches the ensemble's shared ``index_``."""
+        detector = self.detectors_[label]
+        return self.index_ is not None and getattr(detector, "index_", None) is self.index_
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments, JSON-serialisable."""
+        return {
+            "detectors": list(self.detectors),
+            "n_neighbors": self.n_neighbors,
+            "metric": self.metric,
+            "random_state": self.random_state,
+            "detector_params": {k: dict(v) for k, v in self.detector_params.items()},
+        }
+
+    @classmethod
+    def from_fitted(
+        cls,
+        config: Mapping[str, Any],
+        detectors: Mapping[str, Detector],
+        index: NeighborIndex | None,
+        k: int,
+        fit_seconds: Mapping[str, float] | None = None,
+    ) -> DetectorEnsemble:
+        """An ensemble from already fitted members (a saved model), ready to score.
+
+        ``index`` is the shared index that the members whose ``index_`` is it search.
+        """
+        ensemble = cls(**config)
+        if not detectors:
+            raise ConfigError("a fitted ensemble needs at least one detector")
+        widths = {d.n_features_in_ for d in detectors.values()}
+        if len(widths) != 1:
+            raise ConfigError(f"the detectors were fitted on different widths: {sorted(widths)}")
+        ensemble.detectors_ = dict(detectors)
+        ensemble.index_ = index
+        ensemble.k_ = k
+        ensemble.fit_seconds_ = dict(fit_seconds or {})
+        ensemble.train_scores_ = {n: d.train_scores_ for n, d in detectors.items()}
+        ensemble.n_features_in_ = widths.pop()
+        return ensemble
+
+    def _check_rows(self, X: ArrayLike) -> NDArray[np.float32]:
+        if not hasattr(self, "detectors_"):
+            raise NotFittedError("DetectorEnsemble is not fitted; call fit first")
+        data = check_matrix(X)
+        if data.shape[1] != self.n_features_in_:
+            raise ConfigError(
+                f"the ensemble was fitted on {self.n_features_in_} features, got {data.shape[1]}"
+            )
+        return data
 
     def _make(self, spec: DetectorSpec) -> Detector:
         """The detector with the ensemble's shared settings unless overridden for it."""

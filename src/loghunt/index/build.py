@@ -3,14 +3,46 @@
 from __future__ import annotations
 
 import warnings
+from typing import overload
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from loghunt.errors import ConfigError
 from loghunt.index._validation import check_matrix
 from loghunt.index.graph import NeighborGraph
 from loghunt.index.neighbors import NeighborIndex
+from loghunt.index.store import VectorStore, store_graph
+
+
+@overload
+def build_graph(
+    X: ArrayLike,
+    k: int,
+    metric: str = ...,
+    reference_size: int | None = ...,
+    reference_threshold: int = ...,
+    random_state: int = ...,
+    method: str = ...,
+    exact_threshold: int = ...,
+    *,
+    store: None = ...,
+) -> tuple[NeighborIndex, NeighborGraph]: ...
+
+
+@overload
+def build_graph(
+    X: ArrayLike,
+    k: int,
+    metric: str = ...,
+    reference_size: int | None = ...,
+    reference_threshold: int = ...,
+    random_state: int = ...,
+    method: str = ...,
+    exact_threshold: int = ...,
+    *,
+    store: VectorStore,
+) -> tuple[VectorStore, NeighborGraph]: ...
 
 
 def build_graph(
@@ -22,7 +54,9 @@ def build_graph(
     random_state: int = 0,
     method: str = "auto",
     exact_threshold: int = 50_000,
-) -> tuple[NeighborIndex, NeighborGraph]:
+    *,
+    store: VectorStore | None = None,
+) -> tuple[NeighborIndex | VectorStore, NeighborGraph]:
     """Index ``X`` and return ``(index, graph)``: every row's ``k`` nearest other rows.
 
     Up to ``reference_threshold`` rows, every row is indexed and the graph is the index's
@@ -56,11 +90,17 @@ def build_graph(
         small reference sample searched by a million rows is not cheap.
     exact_threshold : int, default=50_000
         See ``method``.
+    store : VectorStore, optional
+        An empty store (see :mod:`loghunt.index.store`) to index the reference rows in instead
+        of a :class:`NeighborIndex`; they are stored under their reference row numbers and the
+        graph is searched through the store's interface. ``method`` and ``exact_threshold``
+        are then the store's business.
 
     Returns
     -------
-    index : NeighborIndex
-        The index over the reference rows; search new rows with ``index.search(X_new, k)``.
+    index : NeighborIndex or VectorStore
+        The index over the reference rows (``store`` when given); search new rows with
+        ``index.search(X_new, k)``.
     graph : NeighborGraph
         ``(n_samples, k)`` neighbours of every row of ``X``, self excluded.
 
@@ -90,6 +130,10 @@ def build_graph(
             stacklevel=2,
         )
         k = n_ref - 1
+    if store is not None:
+        if store.metric != metric:
+            raise ConfigError(f"the store searches by {store.metric!r}, the graph by {metric!r}")
+        return store, _graph_in_store(store, data, k, size if sampled else None, random_state)
     if method == "auto":
         method = "exact" if n * n_ref <= exact_threshold**2 else "ivf"
     index = NeighborIndex(metric=metric, method=method, tune_k=k, random_state=random_state)
@@ -105,3 +149,22 @@ def build_graph(
     return index, NeighborGraph(
         graph.indices, graph.distances, metric, reference_rows=reference_rows, index=index
     )
+
+
+def _graph_in_store(
+    store: VectorStore, data: NDArray[np.float32], k: int, sample: int | None, random_state: int
+) -> NeighborGraph:
+    """The graph of ``data`` through a vector store; a sample of rows is the reference set."""
+    if len(store):
+        raise ConfigError(f"build_graph needs an empty store, this one holds {len(store)} rows")
+    n = data.shape[0]
+    if sample is None:
+        store.add(data, np.arange(n, dtype=np.int64))
+        return store_graph(store, data, k, np.arange(n, dtype=np.int64))
+    rng = np.random.default_rng(random_state)
+    reference_rows = np.sort(rng.choice(n, sample, replace=False)).astype(np.int64)
+    store.add(data[reference_rows], np.arange(sample, dtype=np.int64))
+    own = np.full(n, -1, dtype=np.int64)
+    own[reference_rows] = np.arange(sample, dtype=np.int64)
+    graph = store_graph(store, data, k, own)
+    return NeighborGraph(graph.indices, graph.distances, graph.metric, reference_rows)

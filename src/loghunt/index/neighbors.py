@@ -274,6 +274,23 @@ class NeighborIndex:
                 lo = mid
         return best, best_rec
 
+    def add(self, R: ArrayLike) -> int:
+        """Append reference rows, numbered after the existing ones; returns how many.
+
+        The search settings tuned in ``fit`` are kept (IVF lists and ``nprobe``, HNSW
+        ``efSearch``): appended rows join the existing IVF lists without retraining them.
+        """
+        self._check_fitted()
+        data = self._prepare(self._check_queries(R))
+        n_new = int(data.shape[0])
+        if self.id_rows_ is not None:
+            # HNSW ids are not row numbers; new FAISS ids map to the new rows, in order.
+            new_rows = np.arange(self.n_reference_, self.n_reference_ + n_new, dtype=np.int64)
+            self.id_rows_ = np.concatenate([self.id_rows_, new_rows])
+        self.index_.add(data)
+        self.n_reference_ += n_new
+        return n_new
+
     # -- searching -----------------------------------------------------------------------
     def search(self, Q: ArrayLike, k: int) -> NeighborGraph:
         """The ``k`` nearest reference rows of each query row."""

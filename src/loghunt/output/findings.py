@@ -19,6 +19,15 @@ COMBINED = "combined_score"
 VOTES = "votes"
 FLAGGED = "flagged"
 REASONS = "reasons"
+#: list of struct {kind, field, value, typical, score, text}, strongest first (loghunt.explain).
+REASON_DETAILS = "reason_details"
+#: list of event ids of the nearest unflagged events.
+NEAREST_NORMAL = "nearest_normal"
+#: sha256 of the model version and the event id, short hex (loghunt.explain.ids).
+FINDING_ID = "finding_id"
+#: True where an analyst's suppression rule unflagged the event; the rule's id beside it.
+SUPPRESSED = "suppressed"
+SUPPRESSED_BY = "suppressed_by"
 RAW_PREFIX = "score."
 NORM_PREFIX = "norm."
 
@@ -29,7 +38,9 @@ class Findings:
 
     ``table`` columns: ``rank``, ``event_id``, the raw event's key fields, ``score.<detector>``
     (raw, higher = more anomalous), ``norm.<detector>`` (percentile among the baseline in
-    [0, 1]), ``votes``, ``combined_score``, ``flagged`` and ``reasons``.
+    [0, 1]), ``votes``, ``combined_score``, ``flagged``, ``reasons`` (short text),
+    ``reason_details`` and ``nearest_normal`` (null for events that were neither flagged nor
+    among the top ones explained), ``finding_id``, ``suppressed`` and ``suppressed_by``.
     """
 
     table: pl.DataFrame
@@ -43,6 +54,15 @@ class Findings:
     detector_seconds: dict[str, float] = field(default_factory=dict)
     #: The runtime plan, when a time budget was set.
     plan: Plan | None = None
+    #: Named cuts of the combined score: contamination, budget, best_f1 (with labels).
+    thresholds: dict[str, float] = field(default_factory=dict)
+    #: Precision, recall and F1 at several cuts (loghunt.ensemble.thresholds), with labels.
+    pr_table: pl.DataFrame | None = None
+    #: Findings unflagged by analysts' suppression rules, and warnings (expired rules).
+    n_suppressed: int = 0
+    suppression_warnings: list[str] = field(default_factory=list)
+    #: loghunt version + hash of the model settings; part of every finding id.
+    model_version: str = ""
 
     def __len__(self) -> int:
         return self.table.height
@@ -69,6 +89,10 @@ class Findings:
             "n_flagged": self.n_flagged,
             "n_dead_letters": self.n_dead_letters,
             "threshold": self.threshold,
+            "thresholds": self.thresholds,
+            "n_suppressed": self.n_suppressed,
+            "suppression_warnings": self.suppression_warnings,
+            "model_version": self.model_version,
             "detectors": self.detectors,
             "metrics": [m.to_dict() for m in self.metrics],
             "agreement": None if self.agreement is None else self.agreement.to_dict(),

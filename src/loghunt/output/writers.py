@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
 import polars as pl
 
+from loghunt.errors import ConfigError
 from loghunt.output.findings import Findings
+
+#: Extra output formats ``write_findings`` can add to the table, CSV and summary.
+FORMATS = ("ocsf",)
 
 # A spreadsheet treats a cell starting with these as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_findings(findings: Findings, out_dir: Path) -> dict[str, Path]:
-    """Write findings.parquet, findings.csv and summary.json into ``out_dir``."""
+def write_findings(
+    findings: Findings, out_dir: Path, formats: Sequence[str] = ()
+) -> dict[str, Path]:
+    """Write findings.parquet, findings.csv and summary.json into ``out_dir``.
+
+    Also metrics.json and pr_table.csv with labels, and findings.ocsf.jsonl (OCSF Detection
+    Findings) when ``formats`` holds ``"ocsf"``.
+    """
+    unknown = set(formats) - set(FORMATS)
+    if unknown:
+        raise ConfigError(f"unknown output format(s) {sorted(unknown)}; choose from {FORMATS}")
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "parquet": out_dir / "findings.parquet",
@@ -30,6 +44,14 @@ def write_findings(findings: Findings, out_dir: Path) -> dict[str, Path]:
         paths["metrics"] = out_dir / "metrics.json"
         metrics = [m.to_dict() for m in findings.metrics]
         paths["metrics"].write_bytes(orjson.dumps(metrics, option=orjson.OPT_INDENT_2))
+    if findings.pr_table is not None:
+        paths["pr_table"] = out_dir / "pr_table.csv"
+        findings.pr_table.write_csv(paths["pr_table"])
+    if "ocsf" in formats:
+        from loghunt.output.ocsf import write_ocsf
+
+        paths["ocsf"] = out_dir / "findings.ocsf.jsonl"
+        write_ocsf(findings, paths["ocsf"])
     return paths
 
 

@@ -1,0 +1,342 @@
+"""The Explainer: ranked, plain-words reasons and nearest normal events for findings.
+
+For each explained event (every flagged event and the top ``top`` by combined score), every
+feature gets a contribution (how far into its baseline tail it lies, see :mod:`.tails`); the
+features of one input field are pooled (the best one speaks for the field) and the fields are
+ranked. The top ``n_reasons`` fields become sentences naming the field, the event's value and
+the baseline's typical value or range (see :mod:`.fields`); the detectors' votes close the
+list. Other events get null reasons, which keeps a million-event hunt cheap.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from loghunt.errors import NotFittedError
+from loghunt.explain.fields import (
+    DETECTORS,
+    Context,
+    FeatureMeta,
+    describe_features,
+    present_mask,
+)
+from loghunt.explain.nearest import nearest_normal
+from loghunt.explain.tails import FeatureTails
+from loghunt.features import Featurizer
+from loghunt.index import NeighborIndex
+from loghunt.output.findings import NEAREST_NORMAL, REASON_DETAILS, REASONS
+
+Ints = NDArray[np.int64]
+Float64s = NDArray[np.float64]
+
+REASON_STRUCT = pl.Struct(
+    {
+        "kind": pl.String,
+        "field": pl.String,
+        "value": pl.String,
+        "typical": pl.String,
+        "score": pl.Float64,
+        "text": pl.String,
+    }
+)
+#: Ranking ties (equal contributions) are broken by the robust z-distance, scaled below 0.01.
+_Z_TIEBREAK = 1e-4
+_Z_CAP = 99.0
+#: Decades a text statistic (length, entropy, digits) must beat its value's own rarity by to
+#: speak for the field: "seen 3 times" says more to an analyst than "10% digits".
+_SECONDARY_PENALTY = 1.0
+
+
+class Explainer:
+    """Explain findings in terms of the input fields; fit on the baseline features.
+
+    Parameters
+    ----------
+    n_reasons : int
+        Field reasons per finding (the detectors' votes come on top).
+    top : int
+        Besides flagged events, explain this many of the highest-scored events.
+    n_nearest : int
+        Nearest unflagged events listed per finding.
+    min_score : float
+        Reasons after the first need a contribution of at least this many decades
+        (1.0: at most one baseline event in ten is as extreme).
+    max_rows : int
+        Baseline rows sampled for the tail distributions.
+    reference_size : int
+        Unflagged rows sampled for the nearest-normal search when the ensemble's index cannot
+        be used.
+    random_state : int
+        Seed of the samples.
+
+    Examples
+    --------
+    >>> import numpy as np, polars as pl
+    >>> from loghunt.features import Featurizer
+    >>> events = pl.DataFrame({"event_id": [f"e{i}" for i in range(200)],
+    ...                        "op": ["Get"] * 199 + ["DeleteTrail"]})
+    >>> fz = Featurizer().fit(events)
+    >>> X = fz.transform(events)
+    >>> ex = Explainer().fit(fz, X)
+    >>> cols = ex.explain(events, X, np.array([199]), {"d": np.linspace(0, 1, 200)},
+    ...                   cut=0.99, flags=np.arange(200) == 199)
+    >>> cols["reasons"][199].split(";")[0]
+    'op "DeleteTrail" seen once in 200 baseline events (a typical event\\'s value: 199 times)'
+    >>> cols["reasons"][0] is None
+    True
+    """
+
+    def __init__(
+        self,
+        n_reasons: int = 3,
+        top: int = 100,
+        n_nearest: int = 3,
+        min_score: float = 1.0,
+        max_rows: int = 100_000,
+        reference_size: int = 20_000,
+        random_state: int = 0,
+    ) -> None:
+        self.n_reasons = n_reasons
+        self.top = top
+        self.n_nearest = n_nearest
+        self.min_score = min_score
+        self.max_rows = max_rows
+        self.reference_size = reference_size
+        self.random_state = random_state
+
+    def fit(
+        self, featurizer: Featurizer, X: NDArray[np.float32], events: pl.DataFrame | None = None
+    ) -> Explainer:
+        """Learn the baseline distribution of every feature of ``X`` (featurized baseline).
+
+        With the baseline ``events``, text statistics and numbers are judged among the events
+        where their field is present.
+        """
+        self.featurizer_ = featurizer
+        self.features_: list[FeatureMeta] = describe_features(featurizer)
+        self.tails_ = FeatureTails.fit(
+            X,
+            [m.side for m in self.features_],
+            self.max_rows,
+            self.random_state,
+            present=None if events is None else self._presence(events),
+        )
+        self._penalty = np.array([_SECONDARY_PENALTY * m.secondary for m in self.features_])
+        self.fields_ = list(dict.fromkeys(m.field for m in self.features_))
+        field_of = {f: i for i, f in enumerate(self.fields_)}
+        self._field_index = np.array([field_of[m.field] for m in self.features_], dtype=np.int64)
+        return self
+
+    def _presence(self, events: pl.DataFrame) -> dict[int, NDArray[np.bool_]]:
+        masks = {c: present_mask(events, c) for c in {m.presence for m in self.features_} if c}
+        return {m.index: masks[m.presence] for m in self.features_ if m.presence}
+
+    def rows_to_explain(self, combined: Float64s, flags: NDArray[np.bool_]) -> Ints:
+        """Flagged rows and the ``top`` highest combined scores, highest first."""
+        order = np.argsort(-np.asarray(combined), kind="stable")
+        wanted = np.zeros(order.size, dtype=bool)
+        wanted[order[: self.top]] = True
+        wanted |= np.asarray(flags, dtype=bool)
+        return order[wanted[order]]
+
+    def explain(
+        self,
+        events: pl.DataFrame,
+        X: NDArray[np.float32],
+        rows: Ints,
+        detectors: Mapping[str, Float64s],
+        cut: float,
+        flags: NDArray[np.bool_],
+        index: NeighborIndex | None = None,
+        metric: str = "l2",
+        event_id: str = "event_id",
+        space: NDArray[np.float32] | None = None,
+    ) -> dict[str, pl.Series]:
+        """Full-length ``reasons``, ``reason_details`` and ``nearest_normal`` columns.
+
+        ``detectors`` holds each detector's normalised scores in [0, 1] (a vote is a score at
+        or above ``cut``); ``index`` is the ensemble's neighbour index when it indexes exactly
+        the rows of ``space``, the matrix the neighbour search runs in (default: ``X``; the
+        detectors' embeddings when they do not read features). Rows not in ``rows`` get nulls.
+        """
+        if not hasattr(self, "tails_"):
+            raise NotFittedError("Explainer is not fitted; call fit first")
+        rows = np.asarray(rows, dtype=np.int64)
+        flat = pl.concat(
+            [self._field_reasons(events, X, rows), _detector_reasons(detectors, rows, cut)],
+            how="vertical",
+        )
+        per_row = (
+            flat.sort("q", "rank")
+            .group_by("q", maintain_order=True)
+            .agg(
+                pl.col("text").str.join("; ").alias(REASONS),
+                pl.struct(*REASON_STRUCT.to_schema()).alias(REASON_DETAILS),
+            )
+        )
+        near = nearest_normal(
+            X if space is None else space,
+            rows,
+            flags,
+            self.n_nearest,
+            index,
+            metric,
+            self.reference_size,
+            self.random_state,
+        )
+        ids = events.get_column(event_id).cast(pl.String)
+        neighbours = pl.Series(NEAREST_NORMAL, ids.gather(np.maximum(near.ravel(), 0)))
+        neighbours = neighbours.set(pl.Series(near.ravel() < 0), None)
+        per_row = per_row.sort("q").with_columns(
+            neighbours.reshape((rows.size, self.n_nearest)).arr.to_list().list.drop_nulls()
+        )
+        return _scatter(per_row, rows, X.shape[0])
+
+    def _field_reasons(
+        self, events: pl.DataFrame, X: NDArray[np.float32], rows: Ints
+    ) -> pl.DataFrame:
+        """One row per (explained event, field reason): ``q`` (position in ``rows``), rank."""
+        if rows.size == 0:
+            return _reason_frame([], [], [], [], [], [], [], [])
+        Xq, explained = X[rows], events[rows.tolist()]
+        present = self._presence(explained) if self.tails_.conditional else None
+        contrib, z = self.tails_.score(Xq, present)
+        key = np.round(contrib - self._penalty, 2) + _Z_TIEBREAK * np.minimum(z, _Z_CAP)
+        best_feature, field_key = self._best_per_field(key)
+        k = min(self.n_reasons, len(self.fields_))
+        top = np.argsort(-field_key, axis=1, kind="stable")[:, :k]
+        chosen = np.take_along_axis(best_feature, top, axis=1).ravel()
+        scores = np.take_along_axis(contrib, chosen.reshape(-1, k), axis=1).ravel()
+        keep = scores >= self.min_score
+        keep[::k] = True  # every explained event keeps its strongest reason
+        ctx = Context(
+            Xq=Xq,
+            events=explained,
+            featurizer=self.featurizer_,
+            tails=self.tails_,
+            index_of={m.name: m.index for m in self.features_},
+        )
+        cells = np.flatnonzero(keep)
+        return self._describe(
+            ctx, chosen, cells[np.argsort(chosen[cells], kind="stable")], k, scores
+        )
+
+    def _describe(
+        self, ctx: Context, chosen: Ints, cells: Ints, k: int, scores: Float64s
+    ) -> pl.DataFrame:
+        """Sentences for the chosen (event, feature) cells, which arrive grouped by feature."""
+        qs_all: list[Ints] = []
+        ranks: list[Ints] = []
+        kinds: list[str] = []
+        fields: list[str] = []
+        values: list[str] = []
+        typicals: list[str] = []
+        texts: list[str] = []
+        # Describe feature by feature, so each describer runs once over all its events.
+        bounds = np.flatnonzero(np.r_[True, np.diff(chosen[cells]) != 0, True])
+        for lo, hi in itertools.pairwise(bounds.tolist()):
+            group = cells[lo:hi]
+            meta = self.features_[int(chosen[group[0]])]
+            qs = group // k
+            v, t, x = meta.describe(ctx, meta.index, qs)
+            qs_all.append(qs)
+            ranks.append(group % k)
+            kinds += [meta.kind] * group.size
+            fields += [meta.field] * group.size
+            values += v
+            typicals += t
+            texts += x
+        return _reason_frame(
+            np.concatenate(qs_all),
+            np.concatenate(ranks),
+            kinds,
+            fields,
+            values,
+            typicals,
+            scores[cells],
+            texts,
+        )
+
+    def _best_per_field(self, key: Float64s) -> tuple[Ints, Float64s]:
+        """For every row and field: the best feature of the field and its ranking key."""
+        n_rows, n_fields = key.shape[0], len(self.fields_)
+        best = np.zeros((n_rows, n_fields), dtype=np.int64)
+        value = np.full((n_rows, n_fields), -np.inf)
+        for g in range(n_fields):
+            members = np.flatnonzero(self._field_index == g)
+            sub = key[:, members]
+            arg = sub.argmax(axis=1)
+            best[:, g] = members[arg]
+            value[:, g] = sub[np.arange(n_rows), arg]
+        return best, value
+
+
+def _reason_frame(
+    q: Any,
+    rank: Any,
+    kind: list[str],
+    field: list[str],
+    value: list[str],
+    typical: list[str],
+    score: Any,
+    text: list[str],
+) -> pl.DataFrame:
+    """Reasons as flat columns; ``q`` is the explained event's position, ``rank`` its order."""
+    return pl.DataFrame(
+        {
+            "q": pl.Series(q, dtype=pl.Int64),
+            "rank": pl.Series(rank, dtype=pl.Int64),
+            "kind": pl.Series(kind, dtype=pl.String),
+            "field": pl.Series(field, dtype=pl.String),
+            "value": pl.Series(value, dtype=pl.String),
+            "typical": pl.Series(typical, dtype=pl.String),
+            "score": pl.Series(score, dtype=pl.Float64),
+            "text": pl.Series(text, dtype=pl.String),
+        }
+    )
+
+
+def _detector_reasons(detectors: Mapping[str, Float64s], rows: Ints, cut: float) -> pl.DataFrame:
+    """Which detectors voted for each row (normalised score at or above ``cut``), ranked last."""
+    names = list(detectors)
+    n = rows.size
+    if names:
+        norm = np.column_stack([np.asarray(detectors[d], dtype=np.float64)[rows] for d in names])
+    else:
+        norm = np.zeros((n, 0))
+    votes = (norm >= cut).sum(axis=1)
+    order = np.argsort(-norm, axis=1, kind="stable")
+    listed = [
+        ", ".join(f"{names[i]} {row[i]:.3f}" for i in idx)
+        for row, idx in zip(norm.tolist(), order.tolist(), strict=True)
+    ]
+    value = [f"{v} of {len(names)}" for v in votes.tolist()]
+    text = [f"{v} detectors voted ({x})" for v, x in zip(value, listed, strict=True)]
+    return _reason_frame(
+        np.arange(n),
+        np.full(n, np.iinfo(np.int32).max),
+        [DETECTORS] * n,
+        [""] * n,
+        value,
+        [f"a vote is a score >= {cut:.3f}"] * n,
+        norm.max(axis=1, initial=0.0),
+        text,
+    )
+
+
+def _scatter(per_row: pl.DataFrame, rows: Ints, n: int) -> dict[str, pl.Series]:
+    """Length-``n`` columns: explained rows' values at ``rows`` (``q`` order), null elsewhere."""
+    position = np.full(n, -1, dtype=np.int64)
+    position[rows] = per_row.get_column("q").to_numpy()
+    take = pl.Series(position)
+    take = pl.select(pl.when(take >= 0).then(take)).to_series()
+    return {
+        name: per_row.get_column(name).gather(take).alias(name)
+        for name in (REASONS, REASON_DETAILS, NEAREST_NORMAL)
+    }

@@ -1,0 +1,433 @@
+"""The online store: the pipeline the service scores with, and the normal events it learned.
+
+Novelty mode: events that are not flagged join the pipeline's neighbour reference, so that
+tomorrow's normal looks like today's. Memory stays bounded (``max_events`` learned events and
+an optional ``max_age_s`` window, oldest out) and the state survives restarts.
+
+On disk, under ``state_dir``::
+
+    state.json                  which base model this state belongs to (written once)
+    window/<seq>-<ms>-<n>-<digest>.arrow
+                                every learned batch, fsync'd before the request or message
+                                that carried it is acknowledged (the write-ahead buffer)
+    snapshot-<seq>/             the pipeline saved with ``save_model`` after batch <seq>
+
+A restart loads the newest snapshot and replays the window files after it. When saving a
+snapshot fails (the store is unavailable), scoring goes on with the state in memory and the
+window files keep every addition until a later snapshot succeeds. Evicting the oldest batches
+rebuilds the pipeline: the base model plus the batches still in the window, learned again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+import polars as pl
+
+from loghunt.errors import ConfigError, LoghuntError
+from loghunt.output.findings import Findings
+from loghunt.schema import ocsf
+
+log = logging.getLogger(__name__)
+
+STATE_FORMAT = "loghunt.online-store"
+_STATE_FILE = "state.json"
+_WINDOW = "window"
+_SNAPSHOT = re.compile(r"^snapshot-(\d{12})$")
+_BATCH = re.compile(r"^(\d{12})-(\d+)-(\d+)-([0-9a-f]{16})\.arrow$")
+#: Eviction goes down to this share of ``max_events``, so that it does not run every batch.
+_LOW_WATER = 0.9
+
+
+class Model(Protocol):
+    """What the store needs of a fitted pipeline: score, learn, and its input columns."""
+
+    def score(self, data: Any) -> Findings: ...
+
+    def learn(self, data: Any) -> int: ...
+
+
+@dataclass(frozen=True)
+class LearnedBatch:
+    """One batch of learned events on disk (a window file)."""
+
+    seq: int
+    learned_ms: int
+    n_events: int
+    digest: str
+    path: Path
+
+    @classmethod
+    def parse(cls, path: Path) -> LearnedBatch | None:
+        match = _BATCH.match(path.name)
+        if match is None:
+            return None
+        seq, ms, n, digest = match.groups()
+        return cls(int(seq), int(ms), int(n), digest, path)
+
+
+class OnlineStore:
+    """A fitted pipeline plus a bounded, persisted window of learned normal events.
+
+    Parameters
+    ----------
+    model_dir : path
+        The base model written by :func:`loghunt.model.save_model`; never modified.
+    state_dir : path, optional
+        Where learned batches and snapshots live; without it nothing is learned or saved.
+    max_events : int
+        Most learned events kept; the oldest batches go first.
+    max_age_s : float, optional
+        Learned batches older than this are evicted too.
+    persist_every_s : float
+        Seconds between snapshots (only when something was learned since the last one).
+
+    Examples
+    --------
+    Opened without a state directory the store only scores (see the tests for learning)::
+
+        store = OnlineStore("model/", "state/", max_events=1_000_000)
+        findings = store.pipeline.score(events)
+        store.learn(normal_events)
+        store.close()  # writes a final snapshot
+    """
+
+    def __init__(
+        self,
+        model_dir: str | os.PathLike[str],
+        state_dir: str | os.PathLike[str] | None = None,
+        *,
+        max_events: int = 1_000_000,
+        max_age_s: float | None = None,
+        persist_every_s: float = 60.0,
+    ) -> None:
+        if max_events < 1:
+            raise ConfigError(f"max_events must be at least 1, got {max_events}")
+        if max_age_s is not None and max_age_s <= 0:
+            raise ConfigError(f"max_age_s must be positive, got {max_age_s}")
+        self.model_dir = Path(model_dir)
+        self.state_dir = None if state_dir is None else Path(state_dir)
+        self.max_events = max_events
+        self.max_age_s = max_age_s
+        self.persist_every_s = persist_every_s
+        #: Held while scoring, learning, rebuilding and saving: the pipeline is not
+        #: thread-safe and a snapshot must not see half a batch.
+        self.lock = threading.RLock()
+        self.persist_failures = 0
+        self.last_persist_error: str | None = None
+        self._window: list[LearnedBatch] = []
+        self._digests: set[str] = set()
+        self._snapshot_seq = 0
+        self._next_seq = 1
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        self.model_digest = model_digest(self.model_dir)
+        self.pipeline: Any = None
+        self._open()
+
+    # -- opening -------------------------------------------------------------------------
+    def _open(self) -> None:
+        if self.state_dir is None:
+            self.pipeline = _load(self.model_dir, need_learn=False)
+            self._after_load()
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / _WINDOW).mkdir(exist_ok=True)
+        self._check_state_file()
+        self._window = _scan_window(self.state_dir / _WINDOW)
+        self._digests = {b.digest for b in self._window}
+        snapshot = self._newest_snapshot()
+        if snapshot is None:
+            self.pipeline, self._snapshot_seq = _load(self.model_dir), 0
+        else:
+            seq, path = snapshot
+            try:
+                self.pipeline, self._snapshot_seq = _load(path), seq
+            except LoghuntError as exc:
+                # A damaged snapshot is not fatal: the base model and the window rebuild it.
+                log.warning("snapshot %s unusable (%s); rebuilding from the base model", path, exc)
+                self.pipeline, self._snapshot_seq = _load(self.model_dir), 0
+        self._after_load()
+        self._next_seq = max([self._snapshot_seq, *(b.seq for b in self._window)]) + 1
+        for batch in self._window:
+            if batch.seq > self._snapshot_seq:
+                self.pipeline.learn(_read_batch(batch.path))
+        self._evict(time.time())
+
+    def _after_load(self) -> None:
+        featurizer = getattr(self.pipeline, "featurizer_", None)
+        schema = getattr(featurizer, "schema_", None)
+        #: The model's input columns and their feature kinds (what scoring needs).
+        self.input_kinds: dict[str, str] = (
+            {c.name: c.kind for c in schema.columns} if schema is not None else {}
+        )
+
+    def _check_state_file(self) -> None:
+        assert self.state_dir is not None
+        path = self.state_dir / _STATE_FILE
+        if path.exists():
+            state = orjson.loads(path.read_bytes())
+            if state.get("format") != STATE_FORMAT:
+                raise ConfigError(f"{path} is not an online-store state file")
+            if state.get("model_digest") != self.model_digest:
+                raise ConfigError(
+                    f"{self.state_dir} holds the state of model {state.get('model_digest')}, "
+                    f"not of {self.model_dir} ({self.model_digest}); use another state directory"
+                )
+            return
+        state = {"format": STATE_FORMAT, "model_digest": self.model_digest}
+        _write_atomic(path, orjson.dumps(state, option=orjson.OPT_INDENT_2))
+
+    def _newest_snapshot(self) -> tuple[int, Path] | None:
+        assert self.state_dir is not None
+        found = [
+            (int(m.group(1)), p)
+            for p in self.state_dir.iterdir()
+            if (m := _SNAPSHOT.match(p.name)) and p.is_dir()
+        ]
+        return max(found) if found else None
+
+    # -- learning ------------------------------------------------------------------------
+    @property
+    def model_version(self) -> str:
+        """The pipeline's model version (what finding ids derive from; learning keeps it)."""
+        return str(self.pipeline.model_version())
+
+    @property
+    def size(self) -> int:
+        """Learned events currently in the window."""
+        return sum(b.n_events for b in self._window)
+
+    @property
+    def pending(self) -> int:
+        """Learned batches not yet in a snapshot (buffered on disk only)."""
+        return sum(1 for b in self._window if b.seq > self._snapshot_seq)
+
+    @property
+    def learning(self) -> bool:
+        return self.state_dir is not None
+
+    def append(self, events: pl.DataFrame) -> int:
+        """Record normal events the pipeline has just learned (``score(..., learn=True)``).
+
+        The batch is written and fsync'd to the window before this returns, so a request or
+        message acknowledged afterwards survives a crash; the size and age limits are then
+        applied. A batch with exactly the event ids of one already in the window (a
+        redelivery) is not written again. Returns the events recorded.
+        """
+        if self.state_dir is None or events.height == 0:
+            return 0
+        digest = _digest(events)
+        with self.lock:
+            if digest in self._digests:
+                return 0
+            seq, self._next_seq = self._next_seq, self._next_seq + 1
+            now = time.time()
+            name = f"{seq:012d}-{int(now * 1000)}-{events.height}-{digest}.arrow"
+            path = self.state_dir / _WINDOW / name
+            _write_batch(events, path)
+            batch = LearnedBatch.parse(path)
+            assert batch is not None
+            self._window.append(batch)
+            self._digests.add(digest)
+            self._evict(now)
+        return events.height
+
+    def learn(self, events: pl.DataFrame) -> int:
+        """Learn normal events (normalised) and record them: :meth:`append` plus the
+        pipeline's ``learn``. Returns how many joined the neighbour reference."""
+        if self.state_dir is None or events.height == 0:
+            return 0
+        with self.lock:
+            if not self.append(events):
+                return 0
+            return int(self.pipeline.learn(events))
+
+    def learned_event_ids(self) -> set[str]:
+        """Event ids of every learned event still in the window (read from disk)."""
+        ids: set[str] = set()
+        for batch in list(self._window):
+            ids.update(_read_batch(batch.path).get_column(ocsf.EVENT_ID).cast(pl.Utf8).to_list())
+        return ids
+
+    def _evict(self, now: float) -> None:
+        """Drop the oldest batches over the size or age limit, and rebuild if any went."""
+        total, cut = self.size, 0
+        if total > self.max_events:
+            low = int(self.max_events * _LOW_WATER)
+            while cut < len(self._window) and total > low:
+                total -= self._window[cut].n_events
+                cut += 1
+        if self.max_age_s is not None:
+            oldest_ms = (now - self.max_age_s) * 1000
+            while cut < len(self._window) and self._window[cut].learned_ms < oldest_ms:
+                cut += 1
+        if not cut:
+            return
+        gone, self._window = self._window[:cut], self._window[cut:]
+        self._rebuild()
+        for batch in gone:
+            self._digests.discard(batch.digest)
+            batch.path.unlink(missing_ok=True)
+
+    def _rebuild(self) -> None:
+        """The base model plus the batches still in the window (the learn API cannot forget)."""
+        started = time.perf_counter()
+        pipeline = _load(self.model_dir)
+        for batch in self._window:
+            pipeline.learn(_read_batch(batch.path))
+        self.pipeline = pipeline
+        # The old snapshots hold evicted events: a restart must not load them.
+        self._remove_snapshots(keep=None)
+        self._snapshot_seq = 0
+        log.info("store rebuilt in %.1f s (%d events)", time.perf_counter() - started, self.size)
+        self.persist()
+
+    # -- persistence ---------------------------------------------------------------------
+    def persist(self) -> bool:
+        """Save a snapshot if anything was learned since the last; False when saving failed."""
+        if self.state_dir is None:
+            return True
+        with self.lock:
+            seq = self._window[-1].seq if self._window else 0
+            if seq == self._snapshot_seq:
+                return True
+            try:
+                self._save_snapshot(seq)
+            except (OSError, LoghuntError) as exc:
+                self.persist_failures += 1
+                self.last_persist_error = str(exc)
+                log.warning("snapshot failed, additions stay buffered on disk: %s", exc)
+                return False
+            self._snapshot_seq = seq
+            self.last_persist_error = None
+        return True
+
+    def _save_snapshot(self, seq: int) -> None:
+        from loghunt.model import save_model
+
+        assert self.state_dir is not None
+        final = self.state_dir / f"snapshot-{seq:012d}"
+        save_model(self.pipeline, final)  # written beside, then renamed into place
+        _fsync_tree(final)
+        _fsync_dir(self.state_dir)
+        self._remove_snapshots(keep=final)
+
+    def _remove_snapshots(self, keep: Path | None) -> None:
+        assert self.state_dir is not None
+        for path in self.state_dir.iterdir():
+            # Also the staging folders of a save that a crash interrupted.
+            stale = path.name.startswith(".snapshot-") and path.name.endswith(".saving")
+            if (_SNAPSHOT.match(path.name) and path != keep) or stale:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def healthy(self) -> bool:
+        """The state directory is writable (the store is reachable)."""
+        if self.state_dir is None:
+            return True
+        return os.access(self.state_dir / _WINDOW, os.W_OK)
+
+    def start(self) -> None:
+        """Start the periodic snapshot thread."""
+        if self.state_dir is None or self._timer is not None:
+            return
+        self._timer = threading.Thread(target=self._run_timer, name="loghunt-store", daemon=True)
+        self._timer.start()
+
+    def _run_timer(self) -> None:
+        while not self._stop.wait(self.persist_every_s):
+            with self.lock:
+                self._evict(time.time())
+            self.persist()
+
+    def close(self) -> None:
+        """Stop the timer and write a final snapshot."""
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.join()
+            self._timer = None
+        self.persist()
+
+
+def model_digest(model_dir: Path) -> str:
+    """A short id of one saved model artifact: a digest of its manifest."""
+    manifest = model_dir / "manifest.json"
+    if not manifest.is_file():
+        raise ConfigError(f"{model_dir} is not a saved model (no manifest.json)")
+    return hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
+
+
+def _load(path: Path, need_learn: bool = True) -> Any:
+    from loghunt.model import load_model
+
+    pipeline = load_model(path)
+    if need_learn and not callable(getattr(pipeline, "learn", None)):
+        raise ConfigError("this loghunt's Pipeline has no learn(); novelty mode is unavailable")
+    return pipeline
+
+
+def _digest(events: pl.DataFrame) -> str:
+    ids = sorted(events.get_column(ocsf.EVENT_ID).cast(pl.Utf8).fill_null("").to_list())
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+
+def _scan_window(folder: Path) -> list[LearnedBatch]:
+    batches = []
+    for path in folder.iterdir():
+        if path.name.startswith(".tmp"):
+            path.unlink(missing_ok=True)  # a write the crash interrupted: never acknowledged
+            continue
+        batch = LearnedBatch.parse(path)
+        if batch is not None:
+            batches.append(batch)
+    return sorted(batches, key=lambda b: b.seq)
+
+
+def _write_batch(events: pl.DataFrame, path: Path) -> None:
+    tmp = path.with_name(".tmp-" + path.name)
+    with tmp.open("wb") as fh:
+        events.write_ipc(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _read_batch(path: Path) -> pl.DataFrame:
+    return pl.read_ipc(path.read_bytes())  # bytes, not a mapping: evicted files get deleted
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(".tmp-" + path.name)
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for root, _, names in os.walk(folder):
+        for name in names:
+            with open(os.path.join(root, name), "rb") as fh:
+                os.fsync(fh.fileno())
+        _fsync_dir(Path(root))

@@ -1,0 +1,113 @@
+"""The online store: learns normal events, stays bounded, survives restarts and save failures."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loghunt.service.engine import Scorer
+from loghunt.service.store import OnlineStore
+
+
+def n_reference(store: OnlineStore) -> int:
+    return int(store.pipeline.ensemble_.index_.n_reference_)
+
+
+def feed(store: OnlineStore, bodies: list[bytes]) -> int:
+    """Score and learn each body as the service does; returns the events learned."""
+    scorer = Scorer(store)
+    learned = 0
+    for body in bodies:
+        learned += scorer.learn_batch(scorer.score_bytes(body))
+    return learned
+
+
+@pytest.fixture
+def bodies(new_records: list[dict[str, Any]], to_ndjson: Any) -> list[bytes]:
+    return [to_ndjson(new_records[i : i + 400]) for i in range(0, 1_200, 400)]
+
+
+def test_learns_unflagged_events_and_resumes_after_restart(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes]
+) -> None:
+    store = OnlineStore(model_dir, tmp_path / "state")
+    base = n_reference(store)
+    learned = feed(store, bodies[:2])
+    assert 700 <= learned < 800  # 800 events, the flagged ones are not learned
+    assert store.size == learned and n_reference(store) == base + learned
+    store.close()  # final snapshot
+    assert store.pending == 0
+    reopened = OnlineStore(model_dir, tmp_path / "state")
+    assert reopened.size == learned and n_reference(reopened) == base + learned
+    # A crash after the next batch: its window file is replayed over the snapshot.
+    more = feed(reopened, bodies[2:])
+    assert reopened.pending == 1
+    del reopened
+    after_crash = OnlineStore(model_dir, tmp_path / "state")
+    assert n_reference(after_crash) == base + learned + more
+    assert len(after_crash.learned_event_ids()) == learned + more
+
+
+def test_redelivered_batch_is_recorded_once(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes]
+) -> None:
+    store = OnlineStore(model_dir, tmp_path / "state")
+    first = feed(store, bodies[:1])
+    assert feed(store, bodies[:1]) == 0
+    assert store.size == first
+
+
+def test_oldest_batches_are_evicted_past_max_events(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes]
+) -> None:
+    store = OnlineStore(model_dir, tmp_path / "state", max_events=600)
+    base = n_reference(store)
+    feed(store, bodies)
+    assert 0 < store.size <= 600
+    assert n_reference(store) == base + store.size  # rebuilt: base model + the window
+    store.close()
+    assert n_reference(OnlineStore(model_dir, tmp_path / "state")) == base + store.size
+
+
+def test_time_window_evicts_old_batches(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes]
+) -> None:
+    store = OnlineStore(model_dir, tmp_path / "state", max_age_s=0.5)
+    base = n_reference(store)
+    feed(store, bodies[:1])
+    time.sleep(0.6)
+    second = feed(store, bodies[1:2])
+    assert store.size == second and n_reference(store) == base + second
+
+
+def test_scoring_goes_on_when_saving_fails_and_the_buffer_is_replayed(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes]
+) -> None:
+    state = tmp_path / "state"
+    store = OnlineStore(model_dir, state)
+    base = n_reference(store)
+    learned = feed(store, bodies[:1])
+    # The store becomes unavailable: the snapshot path is taken by a plain file.
+    blocker = state / "snapshot-000000000001"
+    blocker.write_text("not a model")
+    assert store.persist() is False and store.persist_failures == 1
+    assert store.last_persist_error and store.pending == 1
+    learned += feed(store, bodies[1:2])  # scoring and learning go on
+    blocker.unlink()
+    # Restart while the snapshot is still missing: the on-disk buffer is replayed.
+    assert n_reference(OnlineStore(model_dir, state)) == base + learned
+    assert store.persist() is True and store.pending == 0
+    assert n_reference(OnlineStore(model_dir, state)) == base + learned
+
+
+def test_state_of_another_model_is_refused(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes]
+) -> None:
+    state = tmp_path / "state"
+    OnlineStore(model_dir, state)
+    (state / "state.json").write_text('{"format": "loghunt.online-store", "model_digest": "x"}')
+    with pytest.raises(Exception, match="state of model x"):
+        OnlineStore(model_dir, state)
