@@ -226,6 +226,9 @@ def fit(
     normalization: Annotated[
         str, typer.Option(help="What the combined score averages: percentile or robust_z.")
     ] = "percentile",
+    space: Annotated[
+        str, typer.Option(help="What detectors read: features or embedding (loghunt[embed]).")
+    ] = "features",
 ) -> None:
     """Learn the baseline in PATHS and save it as a model for `loghunt score`."""
     from loghunt.hunt import HuntOptions
@@ -241,6 +244,7 @@ def fit(
         labels_file=labels_file,
         min_votes=min_votes,
         normalization=normalization,
+        space=space,
     )
     try:
         report = run_fit(paths, model, options, progress=err.is_terminal)

@@ -337,6 +337,8 @@ class Pipeline:
             pr_table=pr_table,
             n_suppressed=int(suppressed_by.is_not_null().sum()),
             model_version=self.model_version(),
+            labels=cfg.labels if cfg.labels in events.columns else None,
+            contamination=cfg.contamination,
             agreement=(
                 agreement(raw, cfg.contamination) if len(names) > 1 and events.height > 1 else None
             ),

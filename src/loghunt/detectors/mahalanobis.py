@@ -62,6 +62,8 @@ class MahalanobisDetector(Detector):
     """
 
     name: ClassVar[str] = "mahalanobis"
+    #: Rows the robust covariance is learnt from (a random sample above; the planner reads it).
+    fit_sample_rows: ClassVar[int] = _MCD_SAMPLE_ROWS
     _fitted_attrs: ClassVar[tuple[str, ...]] = (
         "train_scores_",
         "n_features_in_",
@@ -81,8 +83,8 @@ class MahalanobisDetector(Detector):
         data32 = self._validate_fit(X)
         rng = np.random.default_rng(self.random_state)
         sample = data32
-        if data32.shape[0] > _MCD_SAMPLE_ROWS:
-            rows = np.sort(rng.choice(data32.shape[0], _MCD_SAMPLE_ROWS, replace=False))
+        if data32.shape[0] > self.fit_sample_rows:
+            rows = np.sort(rng.choice(data32.shape[0], self.fit_sample_rows, replace=False))
             sample = data32[rows]
         robust = _robust_estimate(sample.astype(np.float64), self.random_state)
         self.robust_ = robust is not None

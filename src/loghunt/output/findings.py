@@ -63,6 +63,9 @@ class Findings:
     suppression_warnings: list[str] = field(default_factory=list)
     #: loghunt version + hash of the model settings; part of every finding id.
     model_version: str = ""
+    #: The ground-truth column and the expected share of anomalies of the run, for reports.
+    labels: str | None = None
+    contamination: float | None = None
 
     def __len__(self) -> int:
         return self.table.height
@@ -93,6 +96,8 @@ class Findings:
             "n_suppressed": self.n_suppressed,
             "suppression_warnings": self.suppression_warnings,
             "model_version": self.model_version,
+            "labels": self.labels,
+            "contamination": self.contamination,
             "detectors": self.detectors,
             "metrics": [m.to_dict() for m in self.metrics],
             "agreement": None if self.agreement is None else self.agreement.to_dict(),
