@@ -303,7 +303,8 @@ class Pipeline:
     ) -> Findings:
         cfg = self.config
         norm, combined, votes, flags = self._decide(raw)
-        ids = finding_ids(events.get_column(ocsf.EVENT_ID), self.model_version())
+        version = self.model_version()
+        ids = finding_ids(events.get_column(ocsf.EVENT_ID), version)
         flags, suppressed_by, cut = self._triage(events, combined, votes, flags, ids, suppress)
         with self._timed("explain"):
             explained = self._explain(events, X, raw, norm, combined, flags)
@@ -336,7 +337,7 @@ class Pipeline:
             thresholds=thresholds,
             pr_table=pr_table,
             n_suppressed=int(suppressed_by.is_not_null().sum()),
-            model_version=self.model_version(),
+            model_version=version,
             labels=cfg.labels if cfg.labels in events.columns else None,
             contamination=cfg.contamination,
             agreement=(
@@ -353,7 +354,11 @@ class Pipeline:
         """Normalised scores, combined score, votes and flags of raw detector scores."""
         cfg = self.config
         norm = self._normalized(raw)
-        combined = combine_scores(self._normalized(raw, cfg.normalization), cfg.combine)
+        if cfg.normalization != "percentile":  # else the columns just computed
+            norm_for_combined = self._normalized(raw, cfg.normalization)
+        else:
+            norm_for_combined = norm
+        combined = combine_scores(norm_for_combined, cfg.combine)
         votes = count_votes(norm, cfg.contamination)
         if cfg.min_votes is None:
             flags = self.threshold_.flag(combined)
@@ -406,8 +411,9 @@ class Pipeline:
         final, before = apply_threshold(
             flags, combined, budget=budget, times=times, candidates=pool, excluded=hit
         )
-        suppressed = pl.Series(before & hit)
-        matched = pl.select(pl.when(suppressed).then(matched)).to_series().alias(SUPPRESSED_BY)
+        if hit.any():  # else every entry is null already
+            suppressed = pl.Series(before & hit)
+            matched = pl.select(pl.when(suppressed).then(matched)).to_series().alias(SUPPRESSED_BY)
         if budget is None:
             return final, matched, float(self.threshold_.threshold_)
         return final, matched, float(combined[final].min()) if final.any() else float("inf")

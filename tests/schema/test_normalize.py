@@ -1,7 +1,13 @@
 from __future__ import annotations
 
-import polars as pl
+import hashlib
 
+import numpy as np
+import polars as pl
+import pytest
+
+from loghunt.errors import InputError
+from loghunt.features import Featurizer
 from loghunt.schema import infer_roles, normalize, ocsf
 
 
@@ -107,3 +113,47 @@ def test_event_id_falls_back_to_source_location() -> None:
     )
     ids = normalize(table).get_column(ocsf.EVENT_ID).to_list()
     assert len(set(ids)) == 2 and ids == normalize(table).get_column(ocsf.EVENT_ID).to_list()
+
+
+def test_unreadable_class_and_time_become_null_and_the_event_still_scores() -> None:
+    ct = _cloudtrail().head(1)
+    odd = pl.DataFrame({"class_uid": ["x"], "time": [1e308], "user.name": ["mallory"]})
+    events = normalize(pl.concat([ct, odd], how="diagonal_relaxed"))
+    assert events.get_column(ocsf.CLASS_UID).to_list() == [6003, None]
+    assert events.get_column(ocsf.TIME).to_list()[1] is None
+    assert events.get_column(ocsf.USER_NAME).to_list() == ["alice", "mallory"]
+    baseline = normalize(_cloudtrail())
+    fz = Featurizer().fit(baseline)
+    X = fz.transform(events.select(baseline.columns))
+    assert X.shape == (2, len(fz.feature_names_)) and np.isfinite(X).all()
+
+
+@pytest.mark.parametrize(
+    "value", [1e308, -1e308, float("inf"), float("nan"), 9_223_372_036_854_775_807]
+)
+def test_epoch_times_past_the_calendar_are_null(value: float) -> None:
+    events = normalize(pl.DataFrame({"time": [value, 1_772_445_600]}))
+    times = events.get_column(ocsf.TIME)
+    assert times[0] is None and str(times[1]) == "2026-03-02 10:00:00+00:00"
+
+
+def test_a_table_that_cannot_be_mapped_raises_input_error() -> None:
+    with pytest.raises(InputError, match="cannot map"):
+        normalize(pl.DataFrame({"eventID": [[1, 2]]}))
+
+
+def test_events_without_an_id_get_a_hash_of_their_location() -> None:
+    def digest(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    table = pl.DataFrame(
+        {
+            "eventID": ["own", None, None],
+            ocsf.SOURCE_FILE: ["a.json", "a.json", "b.json"],
+            ocsf.SOURCE_LINE: [1, 1, 7],
+        }
+    )
+    ids = normalize(table).get_column(ocsf.EVENT_ID).to_list()
+    assert ids == ["own", digest("a.json:1:1"), digest("b.json:7:0")]
+    plain = normalize(pl.DataFrame({"x": [5, 6]})).get_column(ocsf.EVENT_ID).to_list()
+    assert plain == [digest("0"), digest("1")]

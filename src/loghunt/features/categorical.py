@@ -18,10 +18,22 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from loghunt.features.base import WTIME, Arrays, FeatureSpec, State, pair_key
+from loghunt.features.base import (
+    ORDER,
+    WTIME,
+    Arrays,
+    FeatureSpec,
+    Output,
+    Parts,
+    State,
+    pair_key,
+)
+from loghunt.features.lookup import KeyIndex, factorize, has_null
 
 COUNT = "__lh_count"
 FIRST = "__lh_first"
+#: Stands for "no first time" (pair unseen in the fit data): later than any event.
+_NEVER = np.iinfo(np.int64).max
 
 
 def rarity(counts: NDArray[np.int64], n: int) -> NDArray[np.float32]:
@@ -48,6 +60,14 @@ class ValueCounts:
         self.table = table
         self.n = n
         self._dict: dict[tuple[Any, ...], int] | None = None
+        # Constant per fitted table: derived once, not per transform.
+        self.index = KeyIndex(table.select(keys))
+        self._counts = table.get_column(COUNT).cast(pl.Int64).to_numpy()
+        self.commonest_count = _commonest(table, keys)
+        self._first: NDArray[np.int64] | None = None
+        if FIRST in table.columns:
+            first = table.get_column(FIRST).cast(pl.Int64).fill_null(_NEVER)
+            self._first = first.to_numpy()
 
     @property
     def with_first(self) -> bool:
@@ -69,13 +89,17 @@ class ValueCounts:
         )
         return cls(keys, table, frame.height)
 
-    def lookup(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Count (and first time) of each row's key, in row order; unseen keys count 0."""
-        keyed = frame.select([pl.col(k).cast(pl.String) for k in self.keys])
-        joined = keyed.join(
-            self.table, on=list(self.keys), how="left", nulls_equal=True, maintain_order="left"
-        )
-        return joined.with_columns(pl.col(COUNT).fill_null(0))
+    def counts(self, positions: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Fit counts of the keys at ``positions`` (from ``index.positions``); 0 where unseen."""
+        found = positions >= 0
+        return np.where(found, self._counts[np.where(found, positions, 0)], 0)
+
+    def first_times(self, positions: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Earliest fit time (epoch ms) of the keys at ``positions``; int64 max where unknown."""
+        if self._first is None:
+            raise ValueError("these counts were fitted without first times")
+        found = positions >= 0
+        return np.where(found, self._first[np.where(found, positions, 0)], _NEVER)
 
     def rarity(self, frame: pl.DataFrame) -> NDArray[np.float32]:
         """Scaled rarity of each row's key; a null is never rarer than the commonest value.
@@ -84,17 +108,10 @@ class ValueCounts:
         authentication event has no API operation, and that must not make it look anomalous.
         Where nulls are the norm (no error code), their own count already says so.
         """
-        counts = self.lookup(frame).get_column(COUNT).to_numpy().astype(np.int64)
-        missing = frame.select(pl.any_horizontal(pl.col(k).is_null() for k in self.keys))
-        mask = missing.to_series().to_numpy()
+        counts = self.counts(self.index.positions(frame))
+        mask = has_null(frame, self.keys)
         counts[mask] = np.maximum(counts[mask], self.commonest_count)
         return rarity(counts, self.n)
-
-    @property
-    def commonest_count(self) -> int:
-        """Count of the most frequent key without nulls in the fit data (0 if none)."""
-        present = self.table.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in self.keys))
-        return int(present.get_column(COUNT).cast(pl.Int64).max() or 0)  # type: ignore[arg-type]
 
     def count_of(self, values: tuple[Any, ...]) -> int:
         """How many fit events had these key values (compared as strings)."""
@@ -144,8 +161,8 @@ class CategoricalColumn:
     def specs(self) -> list[FeatureSpec]:
         return [FeatureSpec(f"rarity:{self.column}", self.column)]
 
-    def transform(self, frame: pl.DataFrame) -> list[NDArray[np.float32]]:
-        return [self.counts.rarity(frame)]
+    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
+        return Parts([self.counts.rarity(frame)])
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str:
         value = row.get(self.column)
@@ -166,7 +183,7 @@ class PairColumns:
     """Rarity of a (user, value) pair, and optionally a flag for its first sighting.
 
     The first-seen flag is 1 on the earliest event of a pair in the transformed table when the
-    fit data never had the pair before that event's time. The frame must be sorted by time.
+    fit data never had the pair before that event's time.
     """
 
     def __init__(self, left: str, right: str, counts: ValueCounts, first_seen: bool) -> None:
@@ -191,20 +208,29 @@ class PairColumns:
             out.append(FeatureSpec(f"first_seen:{self.key}", self.key))
         return out
 
-    def transform(self, frame: pl.DataFrame) -> list[NDArray[np.float32]]:
-        found = self.counts.lookup(frame)
-        out = [rarity(found.get_column(COUNT).to_numpy().astype(np.int64), self.counts.n)]
+    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
+        positions = self.counts.index.positions(frame)
+        out: list[Output] = [rarity(self.counts.counts(positions), self.counts.n)]
         if self.first_seen:
-            # The frame is time-sorted, so a pair's first row in it is its earliest event here.
-            checked = frame.select(
-                pl.struct(self.left, self.right).is_first_distinct().alias("first_here"),
-                pl.col(WTIME),
-            ).with_columns(found.get_column(FIRST))
-            new = checked.select(
-                pl.col("first_here") & (pl.col(FIRST).is_null() | (pl.col(FIRST) >= pl.col(WTIME)))
-            ).to_series()
-            out.append(new.to_numpy().astype(np.float32))
-        return out
+            out.append(self.new_here(frame, positions).astype(np.float32))
+        return Parts(out)
+
+    def new_here(self, frame: pl.DataFrame, positions: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """True on the earliest row of each pair in ``frame`` (by :data:`ORDER`) unless the fit
+        data had the pair before that row's time (:data:`WTIME`)."""
+        # A code per distinct pair: its fit table row, else a new code after those.
+        pair = positions.copy()
+        unseen = positions < 0
+        if unseen.any():
+            keys = (self.left, self.right)
+            pair[unseen] = len(self.counts.table) + factorize(frame.filter(unseen), keys)
+        order = frame.get_column(ORDER).to_numpy()
+        earliest = np.full(int(pair.max(initial=-1)) + 1, len(order), dtype=order.dtype)
+        np.minimum.at(earliest, pair, order)
+        first_here = order == earliest[pair]
+        times = frame.get_column(WTIME).cast(pl.Int64).to_numpy()
+        new: NDArray[np.bool_] = first_here & (self.counts.first_times(positions) >= times)
+        return new
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str:
         left, right = row.get(self.left), row.get(self.right)
@@ -230,3 +256,9 @@ class PairColumns:
 
 def _show(column: str, value: Any) -> str:
     return f"{column}=null" if value is None else f'{column}="{value}"'
+
+
+def _commonest(table: pl.DataFrame, keys: tuple[str, ...]) -> int:
+    """Count of the most frequent key without nulls (0 if none)."""
+    present = table.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys))
+    return int(present.get_column(COUNT).cast(pl.Int64).max() or 0)  # type: ignore[arg-type]

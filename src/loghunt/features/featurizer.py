@@ -11,13 +11,25 @@ import polars as pl
 from numpy.typing import NDArray
 
 from loghunt.errors import ConfigError, NotFittedError, SchemaMismatchError
-from loghunt.features.base import FAILED, ROW, TIME, WTIME, Arrays, FeatureSpec, State
+from loghunt.features.base import (
+    FAILED,
+    ORDER,
+    ROW,
+    TIME,
+    WTIME,
+    Arrays,
+    FeatureSpec,
+    Output,
+    Parts,
+    State,
+)
 from loghunt.features.categorical import CategoricalColumn, PairColumns
-from loghunt.features.numeric import BooleanColumn, NumericColumn
+from loghunt.features.lookup import ValueMemo, is_small
+from loghunt.features.numeric import BooleanColumn, NumericColumn, boolean_expr
 from loghunt.features.schema import FeatureSchema, InputColumn
 from loghunt.features.select import select_fields
 from loghunt.features.strings import StringColumn
-from loghunt.features.timefeat import TimeFeatures, to_utc_datetime
+from loghunt.features.timefeat import TimeFeatures, epoch_ms, to_utc_datetime
 from loghunt.features.windows import WindowFeatures
 from loghunt.schema.roles import FieldRoles, failure_mask
 
@@ -32,7 +44,14 @@ class Family(Protocol):
     @property
     def specs(self) -> list[FeatureSpec]: ...
 
-    def transform(self, frame: pl.DataFrame) -> list[NDArray[np.float32]]: ...
+    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
+        """The family's outputs for the working frame (:meth:`Featurizer._inputs`).
+
+        ``frame`` is in input row order, with :data:`ORDER` and :data:`WTIME` when there is a
+        time; expressions run on it once every family has added its ``columns``, whose names
+        start with ``tag``.
+        """
+        ...
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str: ...
 
@@ -93,6 +112,7 @@ class Featurizer:
     schema_: FeatureSchema
     roles_: FieldRoles
     excluded_: dict[str, str]
+    _failure_memo: ValueMemo | None
 
     def __init__(
         self,
@@ -122,6 +142,7 @@ class Featurizer:
         )
         self._kinds = selection.kinds
         self.roles_ = selection.roles
+        self._failure_memo = None
         self.excluded_ = selection.excluded
         work = self._prepare(df)
         self._families = self._fit_families(work)
@@ -187,6 +208,7 @@ class Featurizer:
         for i, spec in enumerate(specs):
             self.feature_groups_.setdefault(spec.group, []).append(i)
         self._owner = [(f, s.name) for f in self._families for s in f.specs]
+        self._failure_memo = None
         self.schema_ = FeatureSchema(
             columns=tuple(InputColumn(n, k) for n, k in self._kinds.items()),
             roles={k: v for k, v in asdict(self.roles_).items() if v is not None},
@@ -196,41 +218,40 @@ class Featurizer:
 
     # -- transforming ----------------------------------------------------------------------
     def transform(self, df: pl.DataFrame) -> NDArray[np.float32]:
-        """Features of ``df``'s rows, in input order: float32, finite, shape (rows, features)."""
+        """Features of ``df``'s rows, in input order: float32, finite, shape (rows, features).
+
+        Window and first-seen features describe the rows of ``df`` itself, in time order:
+        events are compared with the other events of the same call (and with the fit data for
+        first sightings), so one event alone has no neighbours in time.
+        """
         self._check_fitted()
         _check_frame(df)
-        work = self._prepare(df)
-        n_rows, n_features = work.height, len(self.feature_names_)
-        sorted_x = np.empty((n_rows, n_features), dtype=np.float32)
-        for j, column in enumerate(self._columns(work)):
-            sorted_x[:, j] = column
-        out = np.empty_like(sorted_x)
-        out[work.get_column(ROW).to_numpy()] = sorted_x
+        frame = self._inputs(df)
+        outputs: list[Output] = []
+        columns: dict[str, pl.Series] = {}
+        for i, family in enumerate(self._families):
+            parts = family.parts(frame, f"__lh_f{i}")
+            outputs.extend(parts.outputs)
+            columns.update(parts.columns)
+        out = np.empty((frame.height, len(outputs)), dtype=np.float32)
+        exprs = {j: e for j, e in enumerate(outputs) if isinstance(e, pl.Expr)}
+        if exprs:
+            # Every expression feature in one query, rather than a few per family.
+            full = frame.hstack(list(columns.values())) if columns else frame
+            selected = (e.cast(pl.Float32).alias(f"__lh_out{j}") for j, e in exprs.items())
+            out[:, list(exprs)] = full.select(selected).to_numpy()
+        for j, values in enumerate(outputs):
+            if not isinstance(values, pl.Expr):
+                out[:, j] = values
         return np.nan_to_num(out, copy=False, nan=0.0, posinf=1e6, neginf=-1e6)
 
     def fit_transform(self, df: pl.DataFrame) -> NDArray[np.float32]:
         """``fit(df)`` then ``transform(df)``."""
         return self.fit(df).transform(df)
 
-    def _columns(self, work: pl.DataFrame) -> list[NDArray[Any]]:
-        """All feature columns of the (time-sorted) working frame, in feature order."""
-        exprs: dict[str, pl.Expr] = {}
-        for family in self._families:
-            if isinstance(family, NumericColumn | BooleanColumn):
-                for spec, expr in zip(family.specs, family.exprs(), strict=True):
-                    exprs[spec.name] = expr.alias(spec.name)
-        # One select for all expression features lets polars compute them in parallel.
-        direct = work.select(exprs.values()) if exprs else pl.DataFrame()
-        columns: list[NDArray[Any]] = []
-        for family in self._families:
-            if isinstance(family, NumericColumn | BooleanColumn):
-                columns.extend(direct.get_column(s.name).to_numpy() for s in family.specs)
-            else:
-                columns.extend(family.transform(work))
-        return columns
-
-    def _prepare(self, df: pl.DataFrame) -> pl.DataFrame:
-        """Input columns cast to their kind, parsed time, failure flag, row number; sorted."""
+    def _inputs(self, df: pl.DataFrame) -> pl.DataFrame:
+        """The working frame, in input row order: input columns cast to their kind, row number,
+        failure flag; with a time role also the parsed time, the time order and WTIME."""
         missing = [c for c in self._kinds if c not in df.columns]
         if missing:
             raise SchemaMismatchError(
@@ -243,16 +264,33 @@ class Featurizer:
         except pl.exceptions.PolarsError as exc:
             raise SchemaMismatchError(f"input columns do not have the fitted types: {exc}") from exc
         work = work.with_row_index(ROW)
-        roles = self.roles_
+        roles, extra = self.roles_, []
         if roles.status is not None:
-            work = work.with_columns(failure_mask(work, roles).alias(FAILED))
-        if roles.time is None:
+            extra.append(self._failures(work).alias(FAILED))
+        if roles.time is not None:
+            extra.extend(_time_columns(to_utc_datetime(df.get_column(roles.time))))
+        return work.hstack(extra) if extra else work
+
+    def _failures(self, work: pl.DataFrame) -> pl.Series:
+        """Whether each row's outcome is a failure (:func:`failure_mask`), by status value."""
+        status = self.roles_.status
+        if status is None or not is_small(work.height):
+            return failure_mask(work, self.roles_)
+        if self._failure_memo is None:
+            roles = self.roles_
+
+            def failed(values: pl.Series) -> list[Any]:
+                return failure_mask(values.alias(status).to_frame(), roles).to_list()
+
+            self._failure_memo = ValueMemo(failed, work.schema[status])
+        return pl.Series(self._failure_memo.of(work.get_column(status)), dtype=pl.Boolean)
+
+    def _prepare(self, df: pl.DataFrame) -> pl.DataFrame:
+        """The working frame of :meth:`fit`: :meth:`_inputs` sorted in time order."""
+        work = self._inputs(df)
+        if self.roles_.time is None:
             return work
-        parsed = to_utc_datetime(df.get_column(roles.time)).alias(TIME)
-        work = work.with_columns(parsed).sort([TIME, ROW], nulls_last=True)
-        # Events without a usable time sit at the end and borrow the last known time.
-        wtime = pl.col(TIME).dt.epoch("ms").forward_fill().fill_null(0)
-        return work.with_columns(wtime.alias(WTIME))
+        return work.sort(ORDER)
 
     # -- explanations ----------------------------------------------------------------------
     def describe_value(self, feature_index: int, row_values: Mapping[str, Any]) -> str:
@@ -334,6 +372,22 @@ def _check_frame(df: object) -> None:
         raise ConfigError(f"expected a polars DataFrame, got {type(df).__name__}")
 
 
+def _time_columns(parsed: pl.Series) -> list[pl.Series]:
+    """TIME, the rows' time order and WTIME (epoch ms) of a parsed time column.
+
+    Time order is by time then input row; events without a usable time come last and
+    borrow the last known time (the latest) for windows, or 0 when no event has one.
+    """
+    ms, known = epoch_ms(parsed)
+    n = len(ms)
+    by_time = np.lexsort((np.arange(n), ms, ~known))
+    order = np.empty(n, dtype=np.int64)
+    order[by_time] = np.arange(n)
+    latest = int(ms[known].max()) if known.any() else 0
+    wtime = np.where(known, ms, latest)
+    return [parsed.alias(TIME), pl.Series(ORDER, order), pl.Series(WTIME, wtime)]
+
+
 def _cast(name: str, kind: str, dtype: pl.DataType) -> pl.Expr:
     col = pl.col(name)
     if kind in _STRING_KINDS:
@@ -342,6 +396,8 @@ def _cast(name: str, kind: str, dtype: pl.DataType) -> pl.Expr:
         if isinstance(dtype, pl.Duration):
             col = col.cast(pl.Int64)
         return col.cast(pl.Float64, strict=dtype.is_numeric() or isinstance(dtype, pl.Duration))
+    if kind == "boolean":
+        return boolean_expr(name, dtype)
     return col
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from loghunt.features.base import Arrays, FeatureSpec, State
+from loghunt.features.base import Arrays, FeatureSpec, Parts, State
 
 #: Scaled values are clipped here only to keep float32 distances finite.
 CLIP = 1e6
@@ -146,8 +147,12 @@ class NumericColumn:
             out.append((~col.is_finite()).fill_null(True).cast(pl.Float32))
         return out
 
-    def transform(self, frame: pl.DataFrame) -> list[NDArray[np.float32]]:
-        return _evaluate(frame, self.exprs())
+    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
+        return Parts(list(self._exprs))
+
+    @cached_property
+    def _exprs(self) -> list[pl.Expr]:
+        return self.exprs()
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str:
         value = row.get(self.column)
@@ -170,6 +175,31 @@ class NumericColumn:
             RobustScaler.from_state(state["scaler"]),
             bool(state["missing_flag"]),
         )
+
+
+#: Text read as true or false in a boolean column; any other text is unknown (null).
+BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+
+
+def boolean_expr(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Column ``name`` as Boolean whatever type it arrived as; unreadable values become null.
+
+    A boolean field that arrives as text in one batch (one event wrote ``"maybe"``) must not
+    stop the batch: known words are read, the rest count as missing.
+
+    >>> df = pl.DataFrame({"ok": ["true", " FALSE", "maybe", None]})
+    >>> df.select(boolean_expr("ok", df.schema["ok"]))["ok"].to_list()
+    [True, False, None, None]
+    """
+    col = pl.col(name)
+    if dtype == pl.Boolean:
+        return col
+    if dtype == pl.Null or dtype.is_numeric():
+        return col.cast(pl.Boolean, strict=False)
+    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+        text = col.cast(pl.String).str.strip_chars().str.to_lowercase()
+        return text.replace_strict(BOOLEAN_TEXT, default=None, return_dtype=pl.Boolean).alias(name)
+    return pl.repeat(None, pl.len(), dtype=pl.Boolean).alias(name)
 
 
 @dataclass(frozen=True)
@@ -197,8 +227,12 @@ class BooleanColumn:
             out.append(col.is_null().cast(pl.Float32))
         return out
 
-    def transform(self, frame: pl.DataFrame) -> list[NDArray[np.float32]]:
-        return _evaluate(frame, self.exprs())
+    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
+        return Parts(list(self._exprs))
+
+    @cached_property
+    def _exprs(self) -> list[pl.Expr]:
+        return self.exprs()
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str:
         value = row.get(self.column)
@@ -221,8 +255,3 @@ def _is_missing(value: Any) -> bool:
         return not np.isfinite(float(value))
     except (TypeError, ValueError):
         return True
-
-
-def _evaluate(frame: pl.DataFrame, exprs: list[pl.Expr]) -> list[NDArray[np.float32]]:
-    out = frame.select(e.alias(f"f{i}") for i, e in enumerate(exprs))
-    return [s.to_numpy() for s in out.iter_columns()]

@@ -14,7 +14,8 @@ import polars as pl
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from loghunt.features.base import Arrays, FeatureSpec, State
+from loghunt.features.base import Arrays, FeatureSpec, Output, Parts, State
+from loghunt.features.lookup import ValueMemo, is_small
 from loghunt.features.numeric import RobustScaler
 
 STATS = ("length", "entropy", "digit_ratio")
@@ -24,12 +25,24 @@ MIN_SCALE = {"length": 1.0, "entropy": 0.1, "digit_ratio": 0.02}
 #: Entropy looks at the first bytes only; enough to tell random tokens from words.
 ENTROPY_PREFIX = 256
 _CHUNK_ROWS = 32_768
+_VALUE = "__lh_value"
+#: Most distinct values whose statistics a StringColumn remembers between calls.
+MEMO_VALUES = 20_000
 
 
 def byte_entropy(text: pl.Series) -> NDArray[np.float64]:
     """Shannon entropy (bits per byte) of each string's UTF-8 prefix; 0 for empty or null."""
-    arrow = text.str.slice(0, ENTROPY_PREFIX).fill_null("").to_arrow()
-    arrow = pa.array(arrow).cast(pa.large_string())
+    return _prefix_entropy(text.to_frame().select(_prefix(pl.col(text.name))).to_series())
+
+
+def _prefix(text: pl.Expr) -> pl.Expr:
+    """The part of each string entropy reads; "" for null."""
+    return text.str.slice(0, ENTROPY_PREFIX).fill_null("")
+
+
+def _prefix_entropy(prefixes: pl.Series) -> NDArray[np.float64]:
+    """:func:`byte_entropy` of strings already cut by :func:`_prefix`."""
+    arrow = pa.array(prefixes.to_arrow()).cast(pa.large_string())
     if isinstance(arrow, pa.ChunkedArray):
         arrow = arrow.combine_chunks()
     n = len(arrow)
@@ -57,26 +70,46 @@ def _entropy_chunk(offsets: NDArray[np.int64], data: NDArray[np.uint8]) -> NDArr
     return np.where(lengths > 0, np.maximum(entropy, 0.0), 0.0)
 
 
-def raw_stats(text: pl.Series) -> pl.DataFrame:
-    """Length, entropy and digit ratio of each string, in row order.
+def raw_stats(text: pl.Series, stats: tuple[str, ...] = STATS) -> pl.DataFrame:
+    """Length, entropy and digit ratio of each string (or only ``stats``), in row order.
 
     A missing value has no statistics (null): it becomes the median after scaling, since a
     field that is absent (no request parameters) says nothing about its text.
     """
-    name = text.name
-    uniques = text.unique().to_frame()
-    lengths = pl.col(name).str.len_chars().cast(pl.Float64)
-    digits = pl.col(name).str.count_matches(r"\d").cast(pl.Float64)
-    entropy = pl.Series("entropy", byte_entropy(uniques.get_column(name)))
-    stats = uniques.with_columns(
-        lengths.alias("length"),
-        (digits / pl.max_horizontal(lengths, pl.lit(1.0))).alias("digit_ratio"),
-        pl.when(pl.col(name).is_null()).then(None).otherwise(entropy).alias("entropy"),
-    )
+    text = text.cast(pl.String).alias(_VALUE)
+    if is_small(len(text)):
+        # A small batch: distinct values through a dict, no join.
+        codes: dict[str | None, int] = {}
+        rows = [codes.setdefault(v, len(codes)) for v in text.to_list()]
+        uniques = pl.Series(_VALUE, list(codes), dtype=pl.String)
+        return _stats_of(uniques, stats)[np.array(rows, dtype=np.int64)]
+    uniques = text.unique()
+    table = _stats_of(uniques, stats).hstack([uniques])
     joined = text.to_frame().join(
-        stats, on=name, how="left", nulls_equal=True, maintain_order="left"
+        table, on=_VALUE, how="left", nulls_equal=True, maintain_order="left"
     )
-    return joined.select(STATS)
+    return joined.select(stats)
+
+
+def _stats_of(text: pl.Series, stats: tuple[str, ...]) -> pl.DataFrame:
+    """The statistics of each value, one row per value, in order."""
+    col = pl.col(text.name)
+    lengths = col.str.len_chars().cast(pl.Float64)
+    digits = col.str.count_matches(r"\d").cast(pl.Float64)
+    exprs = {
+        "length": lengths,
+        "digit_ratio": digits / pl.max_horizontal(lengths, pl.lit(1.0)),
+        "entropy": _prefix(col),  # cut here, measured below: one query for all
+    }
+    out = text.to_frame().select(exprs[s].alias(s) for s in stats)
+    if "entropy" not in stats:
+        return out
+    entropy = _prefix_entropy(out.get_column("entropy"))
+    if text.null_count():
+        entropy[text.is_null().to_numpy()] = np.nan
+    return out.replace_column(
+        stats.index("entropy"), pl.Series("entropy", entropy, nan_to_null=True)
+    )
 
 
 class StringColumn:
@@ -85,12 +118,15 @@ class StringColumn:
     def __init__(self, column: str, scalers: dict[str, RobustScaler]) -> None:
         self.column = column
         self.scalers = scalers
+        # Statistics of values seen before: most values of a new batch were.
+        self.memo = ValueMemo(self._stats_of, pl.String, MEMO_VALUES)
+        self._scaled: dict[str, list[Output]] = {}
 
     @classmethod
     def fit(cls, frame: pl.DataFrame, column: str, stats: tuple[str, ...] = STATS) -> StringColumn:
         """``stats`` picks the statistics; JSON blobs use only their length, since the
         entropy and digits of serialised structure are noise."""
-        values = raw_stats(frame.get_column(column))
+        values = raw_stats(frame.get_column(column), stats)
         scalers = {
             s: RobustScaler.fit(values.get_column(s).to_numpy(), min_scale=MIN_SCALE[s])
             for s in stats
@@ -101,10 +137,24 @@ class StringColumn:
     def specs(self) -> list[FeatureSpec]:
         return [FeatureSpec(f"str:{self.column}:{s}", self.column) for s in self.scalers]
 
-    def transform(self, frame: pl.DataFrame) -> list[NDArray[np.float32]]:
-        stats = raw_stats(frame.get_column(self.column))
-        scaled = stats.select(v.expr(pl.col(s)).alias(s) for s, v in self.scalers.items())
-        return [scaled.get_column(s).to_numpy() for s in self.scalers]
+    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
+        text = frame.get_column(self.column)
+        names = {s: f"{tag}:{s}" for s in self.scalers}
+        if tag not in self._scaled:  # the same expressions every call
+            self._scaled[tag] = [v.expr(pl.col(names[s])) for s, v in self.scalers.items()]
+        if is_small(len(text)):
+            rows = np.array(self.memo.of(text), dtype=np.float64).reshape(len(text), len(names))
+            columns = {
+                column: pl.Series(column, rows[:, i], nan_to_null=True)
+                for i, column in enumerate(names.values())
+            }
+        else:
+            stats = raw_stats(text, tuple(self.scalers))
+            columns = {names[s]: stats.get_column(s).alias(names[s]) for s in names}
+        return Parts(list(self._scaled[tag]), columns)
+
+    def _stats_of(self, values: pl.Series) -> list[tuple[float | None, ...]]:
+        return list(_stats_of(values.alias(_VALUE), tuple(self.scalers)).iter_rows())
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str:
         stat = name.rsplit(":", 1)[-1]

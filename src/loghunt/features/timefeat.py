@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from loghunt.features.base import TIME, Arrays, FeatureSpec, State
+from loghunt.features.base import TIME, Arrays, FeatureSpec, Output, Parts, State
+from loghunt.features.lookup import KeyIndex
+from loghunt.schema.normalize import EPOCH_MS_RANGE
 
 UTC_MS = pl.Datetime("ms", "UTC")
 #: Weight, in events, of the global histogram in each user's blended histogram.
 PRIOR_EVENTS = 10.0
 # Epoch numbers above these magnitudes are in ns, us, ms; below, in seconds.
 _EPOCH_UNITS = ((1e17, 1e-6), (1e14, 1e-3), (1e11, 1.0))
+_MIN_MS, _MAX_MS = EPOCH_MS_RANGE
 _STRING_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%.fZ",
     "%Y-%m-%dT%H:%M:%S%.f%z",
@@ -53,9 +57,13 @@ def to_utc_datetime(series: pl.Series) -> pl.Series:
 
 def _from_epoch(values: pl.Series) -> pl.Series:
     finite = values.filter(values.is_finite()).to_numpy()
-    magnitude = float(np.median(np.abs(finite))) if finite.size else 0.0
+    with np.errstate(over="ignore"):  # the median of two 1e308s is inf: no time either way
+        magnitude = float(np.median(np.abs(finite))) if finite.size else 0.0
     to_ms = next((factor for bound, factor in _EPOCH_UNITS if magnitude > bound), 1000.0)
-    ms = pl.when(values.is_finite()).then(values * to_ms).otherwise(None)
+    scaled = values * to_ms
+    # Past the years 1 to 9999 a number is no time (1e308 would overflow the cast): null.
+    usable = values.is_finite() & (scaled >= _MIN_MS) & (scaled <= _MAX_MS)
+    ms = pl.when(usable).then(scaled).otherwise(None)
     return pl.select(ms.cast(pl.Int64).cast(UTC_MS).alias(values.name)).to_series()
 
 
@@ -94,6 +102,7 @@ class HourProfile:
         self.total = total
         self.table = _off_table(counts, total)
         self._index = {u: i for i, u in enumerate(users)}
+        self._keys = KeyIndex(pl.DataFrame({"user": pl.Series(users, dtype=pl.String)}))
 
     @classmethod
     def fit(cls, frame: pl.DataFrame, user: str | None) -> HourProfile:
@@ -113,17 +122,15 @@ class HourProfile:
 
     def off_hours(self, frame: pl.DataFrame, user: str | None) -> NDArray[np.float32]:
         """Unusualness of each event's hour for its user (0 usual .. 1 never)."""
-        hour = frame.get_column(TIME).dt.hour().cast(pl.Int64)
+        hour, known = _hours(frame.get_column(TIME))
         glob = len(self.users)
         if user is None:
             rows = np.full(frame.height, glob, dtype=np.int64)
         else:
-            ids = frame.get_column(user).replace_strict(
-                self.users, range(glob), default=glob, return_dtype=pl.Int64
-            )
-            rows = ids.to_numpy()
-        values = self.table[rows, hour.fill_null(0).to_numpy()]
-        return np.where(hour.is_null().to_numpy(), 0.0, values).astype(np.float32)
+            rows = self._keys.positions(frame, on=(user,))
+            rows[rows < 0] = glob
+        values = self.table[rows, hour]
+        return np.where(known, values, 0.0).astype(np.float32)
 
     def off_hours_of(self, user: str | None, hour: int) -> float:
         return float(self.table[self._index.get(user, len(self.users)), hour % 24])
@@ -148,6 +155,22 @@ class HourProfile:
     def from_state(cls, state: State, arrays: Arrays, prefix: str) -> HourProfile:
         counts = np.asarray(arrays[f"{prefix}.counts"], dtype=np.int64).reshape(-1, 24)
         return cls(list(state["users"]), counts, np.asarray(arrays[f"{prefix}.total"], np.int64))
+
+
+def epoch_ms(times: pl.Series) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Epoch milliseconds of Datetime values (0 where null), and where they are known."""
+    values = times.to_numpy().astype("datetime64[ms]")
+    known = ~np.isnat(values)
+    return np.where(known, values.astype(np.int64), 0), known
+
+
+def _hours(times: pl.Series) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """UTC hour of day of Datetime(ms, UTC) values (0 where null), and where they are known.
+
+    Plain integer arithmetic on epoch ms, the same floor division as ``dt.hour()``.
+    """
+    ms, known = epoch_ms(times)
+    return (ms // 3_600_000) % 24, known
 
 
 def _window(counts: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -190,7 +213,14 @@ class TimeFeatures:
             names.append(f"missing:{self.column}")
         return [FeatureSpec(n, self.column) for n in names]
 
-    def transform(self, frame: pl.DataFrame) -> list[NDArray[np.float32]]:
+    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
+        outputs: list[Output] = list(self._exprs)
+        outputs.insert(3, self.profile.off_hours(frame, self.user))
+        return Parts(outputs)
+
+    @cached_property
+    def _exprs(self) -> list[pl.Expr]:
+        """Hour (sin, cos), weekend and missing flag: the same expressions every call."""
         t = pl.col(TIME)
         angle = (t.dt.hour() + t.dt.minute() / 60.0) * (2.0 * math.pi / 24.0)
         exprs = [
@@ -200,12 +230,7 @@ class TimeFeatures:
         ]
         if self.missing_flag:
             exprs.append(t.is_null())
-        cols = [
-            s.cast(pl.Float32).to_numpy()
-            for s in frame.select(e.alias(str(i)) for i, e in enumerate(exprs))
-        ]
-        cols.insert(3, self.profile.off_hours(frame, self.user))
-        return cols
+        return [e.cast(pl.Float32) for e in exprs]
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str:
         parsed = to_utc_datetime(pl.Series(self.column, [row.get(self.column)]))[0]

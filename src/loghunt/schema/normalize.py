@@ -11,6 +11,7 @@ import hashlib
 
 import polars as pl
 
+from loghunt.errors import InputError
 from loghunt.schema import ocsf
 
 # CloudTrail column (flattened) -> OCSF column, for plain renames.
@@ -54,6 +55,8 @@ _CLOUDTRAIL_KEEP = (
 )
 
 CLOUDTRAIL_CLASS_UID = 6003
+#: Epoch milliseconds of 0001-01-01 and of 9999-12-31 23:59:59.999: a number outside is no time.
+EPOCH_MS_RANGE = (-62_135_596_800_000, 253_402_300_799_999)
 _STRING_TIME_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%.fZ",
     "%Y-%m-%dT%H:%M:%SZ",
@@ -76,12 +79,19 @@ def normalize(table: pl.DataFrame) -> pl.DataFrame:
     ...                     "eventTime": ["2026-03-02T10:00:00Z"], "eventID": ["e-1"]})
     >>> normalize(raw).select("api.operation", "event_id").row(0)
     ('GetObject', 'e-1')
+
+    Values that cannot be read (a time of ``1e308``, a class ``"x"``) become null, so the event
+    still scores; a table that cannot be mapped at all raises :class:`InputError`.
     """
-    if is_cloudtrail(table):
-        table = _map_cloudtrail(table)
-    table = _map_ocsf_authentication(table)
-    table = _parse_time(table)
-    return _add_event_id(table)
+    try:
+        if is_cloudtrail(table):
+            table = _map_cloudtrail(table)
+        table = _map_ocsf_authentication(table)
+        table = _parse_time(table)
+        return _add_event_id(table)
+    except pl.exceptions.PolarsError as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"cannot map the events to OCSF columns: {reason}") from exc
 
 
 def _col(table: pl.DataFrame, name: str) -> pl.Expr:
@@ -113,7 +123,7 @@ def _map_cloudtrail(table: pl.DataFrame) -> pl.DataFrame:
         pl.when(is_ct)
         .then(pl.lit(CLOUDTRAIL_CLASS_UID))
         .otherwise(_col(table, ocsf.CLASS_UID))
-        .cast(pl.Int64)
+        .cast(pl.Int64, strict=False)  # an unreadable class ("x") is unknown
         .alias(ocsf.CLASS_UID)
     )
     exprs.append(
@@ -225,7 +235,10 @@ def _to_datetime(dtype: pl.DataType, name: str) -> pl.Expr:
         return col.dt.convert_time_zone("UTC").cast(utc)
     if dtype.is_numeric():
         # Epoch seconds or milliseconds; OCSF uses ms. 1e11 s is the year 5138.
-        ms = pl.when(col.abs() < 1e11).then(col * 1000).otherwise(col).cast(pl.Int64)
+        value = col.cast(pl.Float64)
+        ms = pl.when(value.abs() < 1e11).then(value * 1000).otherwise(value)
+        low, high = EPOCH_MS_RANGE
+        ms = pl.when(ms.is_between(low, high)).then(ms).otherwise(None).cast(pl.Int64)
         return pl.from_epoch(ms, time_unit="ms").dt.replace_time_zone("UTC")
     text = col.cast(pl.Utf8).str.strip_chars()
     attempts = [
@@ -238,12 +251,18 @@ def _to_datetime(dtype: pl.DataType, name: str) -> pl.Expr:
 def _add_event_id(table: pl.DataFrame) -> pl.DataFrame:
     """A stable id per event: the source's own id, else a hash of where the record came from."""
     candidates = [c for c in (ocsf.EVENT_UID, "eventID", "event_id", "uid") if c in table.columns]
-    fallback = _location_ids(table)
-    ids = pl.coalesce(*[pl.col(c).cast(pl.Utf8) for c in candidates], fallback)
-    return table.with_columns(ids.alias(ocsf.EVENT_ID))
+    own = [pl.col(c).cast(pl.Utf8) for c in candidates]
+    table = table.with_columns(pl.coalesce(*own, pl.lit(None, dtype=pl.Utf8)).alias(ocsf.EVENT_ID))
+    if table.get_column(ocsf.EVENT_ID).null_count() == 0:
+        return table
+    # Hashing runs in Python: only for the events without an id of their own.
+    missing = pl.when(pl.col(ocsf.EVENT_ID).is_null()).then(_location(table))
+    fallback = missing.map_elements(_short_hash, return_dtype=pl.Utf8)
+    return table.with_columns(pl.coalesce(pl.col(ocsf.EVENT_ID), fallback).alias(ocsf.EVENT_ID))
 
 
-def _location_ids(table: pl.DataFrame) -> pl.Expr:
+def _location(table: pl.DataFrame) -> pl.Expr:
+    """Where each record came from: file, line and rank within the line; else the row number."""
     if ocsf.SOURCE_FILE in table.columns and ocsf.SOURCE_LINE in table.columns:
         # One JSONL line can hold a {"Records": [...]} envelope: number records within a line.
         within = pl.int_range(pl.len()).over([ocsf.SOURCE_FILE, ocsf.SOURCE_LINE])
@@ -252,10 +271,8 @@ def _location_ids(table: pl.DataFrame) -> pl.Expr:
             pl.col(ocsf.SOURCE_LINE).cast(pl.Utf8),
             within.cast(pl.Utf8),
         ]
-        where = pl.concat_str(parts, separator=":")
-    else:
-        where = pl.int_range(pl.len()).cast(pl.Utf8)
-    return where.map_elements(_short_hash, return_dtype=pl.Utf8)
+        return pl.concat_str(parts, separator=":")
+    return pl.int_range(pl.len()).cast(pl.Utf8)
 
 
 def _short_hash(text: str) -> str:

@@ -1,0 +1,147 @@
+"""Where each row's key sits in a fitted table of keys, fast for one event and for a million.
+
+A join costs a hash build over the fitted table on every call (milliseconds for a large table,
+whatever the batch size), while a Python dict built once answers a single event in
+microseconds but pays per row. Frames up to :data:`DICT_MAX_ROWS` rows use the dict, larger
+ones the join; both compare keys as strings and treat null as a key of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+#: Largest frame looked up through the dict; past it the join's fixed cost is the smaller one.
+DICT_MAX_ROWS = 4096
+_POS = "__lh_pos"
+
+
+def is_small(rows: int) -> bool:
+    """Whether a frame of ``rows`` rows takes the per-row (dict) path."""
+    return rows <= DICT_MAX_ROWS
+
+
+class KeyIndex:
+    """Position of each row's key (one column or a tuple of columns) in a table of unique keys.
+
+    Examples
+    --------
+    >>> index = KeyIndex(pl.DataFrame({"op": ["Get", "Put", None]}))
+    >>> index.positions(pl.DataFrame({"op": ["Put", "Delete", None]})).tolist()
+    [1, -1, 2]
+    """
+
+    def __init__(self, table: pl.DataFrame) -> None:
+        self.keys = tuple(table.columns)
+        self.table = table.select(pl.col(k).cast(pl.String) for k in self.keys)
+        self._dict: dict[Any, int] | None = None
+
+    def positions(
+        self, frame: pl.DataFrame, on: tuple[str, ...] | None = None
+    ) -> NDArray[np.int64]:
+        """Row of the table holding each frame row's key, -1 where the key is unseen.
+
+        ``on`` names the frame's key columns when they are not named like the table's.
+        """
+        columns = self.keys if on is None else on
+        if is_small(frame.height):
+            return self._by_dict(frame, columns)
+        return self._by_join(frame, columns)
+
+    def _by_dict(self, frame: pl.DataFrame, columns: tuple[str, ...]) -> NDArray[np.int64]:
+        index = self._index()
+        found = [index.get(v, -1) for v in key_values(frame, columns)]
+        return np.fromiter(found, dtype=np.int64, count=len(found))
+
+    def _by_join(self, frame: pl.DataFrame, columns: tuple[str, ...]) -> NDArray[np.int64]:
+        keyed = frame.select(
+            pl.col(c).cast(pl.String).alias(k) for c, k in zip(columns, self.keys, strict=True)
+        )
+        table = self.table.with_row_index(_POS)
+        joined = keyed.join(
+            table, on=list(self.keys), how="left", nulls_equal=True, maintain_order="left"
+        )
+        position = joined.get_column(_POS).cast(pl.Int64).fill_null(-1)
+        return position.to_numpy().astype(np.int64)  # a writable copy
+
+    def _index(self) -> dict[Any, int]:
+        if self._dict is None:
+            values = key_values(self.table, self.keys)
+            self._dict = {v: i for i, v in enumerate(values)}
+        return self._dict
+
+
+def key_values(frame: pl.DataFrame, keys: tuple[str, ...]) -> list[Any]:
+    """The rows' keys as Python values: strings (or None) for one column, tuples for several."""
+    columns = [frame.get_column(k).cast(pl.String).to_list() for k in keys]
+    return columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))
+
+
+def has_null(frame: pl.DataFrame, keys: tuple[str, ...]) -> NDArray[np.bool_]:
+    """True where any of the key columns is null."""
+    mask = np.zeros(frame.height, dtype=bool)
+    for column in (frame.get_column(k) for k in keys):
+        if column.null_count():  # known without a query
+            mask |= column.is_null().to_numpy()
+    return mask
+
+
+def factorize(frame: pl.DataFrame, columns: tuple[str, ...]) -> NDArray[np.int64]:
+    """Codes ``0 .. k-1`` of the rows' keys (compared as strings, null a key of its own):
+    equal keys get equal codes, in order of first appearance."""
+    if is_small(frame.height):
+        codes: dict[Any, int] = {}
+        found = [codes.setdefault(v, len(codes)) for v in key_values(frame, columns)]
+        return np.fromiter(found, dtype=np.int64, count=len(found))
+    keyed = frame.select(pl.col(c).cast(pl.String) for c in columns)
+    distinct = keyed.unique(maintain_order=True).with_row_index(_POS)
+    joined = keyed.join(
+        distinct, on=list(columns), how="left", nulls_equal=True, maintain_order="left"
+    )
+    return joined.get_column(_POS).cast(pl.Int64).to_numpy().astype(np.int64)
+
+
+class ValueMemo:
+    """Results of a per-value function for the values seen in earlier calls.
+
+    Logged values repeat (user agents, status words), so a service scoring a few events at a
+    time finds them here instead of running a query. ``compute`` gets the distinct values not
+    seen yet, as a Series of ``dtype``, and returns one result per value, in order. At most
+    ``limit`` values are kept, then the memo starts over.
+
+    Examples
+    --------
+    >>> memo = ValueMemo(lambda s: s.str.len_chars().to_list(), pl.String)
+    >>> memo.of(pl.Series(["ab", "c", "ab"]))
+    [2, 1, 2]
+    """
+
+    def __init__(
+        self, compute: Callable[[pl.Series], list[Any]], dtype: Any, limit: int = 20_000
+    ) -> None:
+        self.compute = compute
+        self.dtype = dtype
+        self.limit = limit
+        self._known: dict[Any, Any] = {}
+
+    def of(self, values: pl.Series) -> list[Any]:
+        """The result for each value, in order."""
+        items = values.to_list()
+        known = self._known
+        distinct = dict.fromkeys(items)
+        found = {v: known[v] for v in distinct if v in known}
+        missing = [v for v in distinct if v not in found]
+        if missing:
+            new = dict(
+                zip(missing, self.compute(pl.Series(missing, dtype=self.dtype)), strict=True)
+            )
+            found.update(new)
+            if len(known) + len(new) > self.limit:
+                self._known = new  # a fresh dict: a concurrent reader keeps its own
+            else:
+                known.update(new)
+        return [found[v] for v in items]
