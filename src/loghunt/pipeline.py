@@ -162,6 +162,7 @@ class Pipeline:
         analysts' rules that unflag known-benign findings (:mod:`loghunt.explain.suppress`).
         """
         self._check_fitted()
+        self.timings_ = {}  # this call's steps only, not the sum of every call so far
         # One event is enough to score against a fitted baseline (the service scores singles).
         events = self._prepare(data, min_events=1)
         with self._timed("featurize"):
@@ -290,9 +291,21 @@ class Pipeline:
         self, raw: dict[str, NDArray[np.float64]], method: str = "percentile"
     ) -> NDArray[np.float64]:
         """Each detector's scores relative to its own training scores, one column each."""
+        if method == "percentile":
+            reference = self._sorted_train_scores()
+            return np.column_stack([percentile_scores(reference[n], raw[n], True) for n in raw])
         train = self.ensemble_.train_scores_
         scale = NORMALIZATIONS[method]
         return np.column_stack([scale(train[n], raw[n]) for n in raw])
+
+    def _sorted_train_scores(self) -> dict[str, NDArray[np.float64]]:
+        """The ensemble's training scores sorted once (not per scored batch), per detector."""
+        train = self.ensemble_.train_scores_
+        cached = getattr(self, "_sorted_train", None)
+        if cached is None or cached[0] is not train:
+            cached = (train, {n: np.sort(np.asarray(v, np.float64)) for n, v in train.items()})
+            self._sorted_train = cached
+        return cached[1]
 
     def _findings(
         self,
