@@ -162,7 +162,7 @@ class Pipeline:
         analysts' rules that unflag known-benign findings (:mod:`loghunt.explain.suppress`).
         """
         self._check_fitted()
-        self.timings_ = {}  # this call's steps only, not the sum of every call so far
+        self.timings_: dict[str, float] = {}  # this call's steps only, not the sum of every call so far
         # One event is enough to score against a fitted baseline (the service scores singles).
         events = self._prepare(data, min_events=1)
         with self._timed("featurize"):
@@ -214,7 +214,7 @@ class Pipeline:
     def _fit(self, events: pl.DataFrame) -> NDArray[np.float32]:
         """Fit every step on normalised events; returns their feature matrix."""
         cfg = self.config.check()
-        self.timings_: dict[str, float] = {}
+        self.timings_ = {}
         with self._timed("featurize"):
             self.featurizer_ = Featurizer(
                 fields=list(cfg.fields) if cfg.fields else None,

@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from loghunt.detectors._ecdf import log_tails, skewed_tail
+from loghunt.detectors._ecdf import skewed_tail
 from loghunt.detectors.ecod import ECODDetector
 from loghunt.detectors.registry import register
 
@@ -53,11 +53,12 @@ class COPODDetector(ECODDetector):
 
     name: ClassVar[str] = "copod"
 
-    def _tail_scores(self, data: NDArray[np.float32]) -> NDArray[np.float64]:
+    @staticmethod
+    def _combine(
+        left: NDArray[np.float64], right: NDArray[np.float64], sign: float
+    ) -> NDArray[np.float64]:
         # ECOD takes the larger tail; COPOD the mean of both tails unless the skewed one is larger.
-        out = np.empty(data.shape, dtype=np.float64)
-        for j, column in enumerate(self.sorted_columns_):
-            left, right = log_tails(column, data[:, j])
-            skewed = skewed_tail(left, right, self.skew_sign_[j])
-            out[:, j] = np.maximum(skewed, 0.5 * (left + right))
-        return out
+        larger: NDArray[np.float64] = np.maximum(
+            skewed_tail(left, right, sign), 0.5 * (left + right)
+        )
+        return larger

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from loghunt.detectors._ecdf import log_tails, skew_sign, skewed_tail, sorted_columns
+from loghunt.detectors._ecdf import _UNSEEN_COUNT, skew_sign, skewed_tail, sorted_columns
 from loghunt.detectors.base import Detector, Scores, score_in_chunks
 from loghunt.detectors.registry import register
 from loghunt.index.graph import NeighborGraph
@@ -27,6 +28,12 @@ class ECODDetector(Detector):
     Unlike PyOD, new rows are scored against the training distribution only, so a row's score
     does not depend on the batch it arrives in. A new value beyond every training value gets
     tail probability ``0.5 / n``.
+
+    A column's tail probabilities take only ``2 m + 1`` values for its ``m`` distinct training
+    values (equal to one of them, or strictly between two), so each column's per-feature
+    score is tabulated once at fit time and a row's score is a look-up after a binary search
+    among the distinct values (same numbers as counting in the full sorted column, far less
+    memory traffic on the categorical features loghunt produces).
 
     Attributes
     ----------
@@ -70,8 +77,15 @@ class ECODDetector(Detector):
         self.sorted_columns_ = sorted_columns(data)
         self.skew_sign_ = skew_sign(data)
         self.n_features_in_ = data.shape[1]
+        self._tabulate()
         self.train_scores_ = score_in_chunks(data, self._score_block)
         return self
+
+    @classmethod
+    def from_arrays(cls, config: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> Self:
+        detector = super().from_arrays(config, arrays)
+        detector._tabulate()
+        return detector
 
     def score(self, X: ArrayLike, graph: NeighborGraph | None = None) -> Scores:
         return score_in_chunks(self._validate_score(X), self._score_block)
@@ -86,8 +100,57 @@ class ECODDetector(Detector):
 
     def _tail_scores(self, data: NDArray[np.float32]) -> NDArray[np.float64]:
         out = np.empty(data.shape, dtype=np.float64)
-        for j, column in enumerate(self.sorted_columns_):
-            left, right = log_tails(column, data[:, j])
-            skewed = skewed_tail(left, right, self.skew_sign_[j])
-            out[:, j] = np.maximum(np.maximum(left, right), skewed)
+        # Searching contiguous columns is ~1.6x faster than strided ones.
+        columns = np.ascontiguousarray(data.T)
+        for j, (values, table) in enumerate(self._tables):
+            out[:, j] = table[_slots(values, columns[j])]
         return out
+
+    def _tabulate(self) -> None:
+        """Each column's distinct training values and per-slot feature scores (see the class)."""
+        self._tables: list[tuple[NDArray[np.float32], NDArray[np.float64]]] = []
+        for column, sign in zip(self.sorted_columns_, self.skew_sign_, strict=True):
+            values, left, right = _slot_tails(column)
+            self._tables.append((values, self._combine(left, right, float(sign))))
+
+    @staticmethod
+    def _combine(
+        left: NDArray[np.float64], right: NDArray[np.float64], sign: float
+    ) -> NDArray[np.float64]:
+        """Per-feature score from ``-log`` tails: the larger tail or the skewed one."""
+        larger: NDArray[np.float64] = np.maximum(
+            np.maximum(left, right), skewed_tail(left, right, sign)
+        )
+        return larger
+
+
+def _slot_tails(
+    column: NDArray[np.float32],
+) -> tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.float64]]:
+    """Distinct values of a sorted column and ``-log`` left and right tails of each slot.
+
+    Slot ``2 i`` holds values strictly between distinct values ``i - 1`` and ``i`` (below the
+    first for ``i = 0``, above the last for ``i = m``), slot ``2 i + 1`` values equal to
+    value ``i``. Counts are as :func:`loghunt.detectors._ecdf.log_tails` makes them.
+
+    >>> values, left, right = _slot_tails(np.float32([1.0, 1.0, 3.0]))
+    >>> values.tolist(), np.exp(-left).round(3).tolist()
+    ([1.0, 3.0], [0.167, 0.667, 0.667, 1.0, 1.0])
+    """
+    n = column.shape[0]
+    starts = np.flatnonzero(np.concatenate(([True], column[1:] != column[:-1])))
+    # below[i]: training values < distinct value i (n past the last one).
+    below = np.append(starts, n).astype(np.float64)
+    slots = np.arange(2 * len(starts) + 1)
+    at_most, at_least = below[(slots + 1) // 2], n - below[slots // 2]
+    left = -np.log(np.maximum(at_most, _UNSEEN_COUNT) / n)
+    right = -np.log(np.maximum(at_least, _UNSEEN_COUNT) / n)
+    return column[starts], left, right
+
+
+def _slots(values: NDArray[np.float32], x: NDArray[np.float32]) -> NDArray[np.intp]:
+    """Slot of each of ``x`` among the sorted distinct ``values`` (see :func:`_slot_tails`)."""
+    position = np.searchsorted(values, x, side="left")
+    equal = values[np.minimum(position, len(values) - 1)] == x
+    slots: NDArray[np.intp] = 2 * position + equal
+    return slots

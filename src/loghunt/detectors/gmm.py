@@ -8,8 +8,10 @@ from typing import ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import linalg
 from scipy.special import logsumexp
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
 from loghunt.detectors.base import Detector, Scores, score_in_chunks
 from loghunt.detectors.registry import register
@@ -17,6 +19,8 @@ from loghunt.errors import ConfigError
 from loghunt.index.graph import NeighborGraph
 
 _COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+#: scikit-learn's default ``reg_covar``: added to the covariance diagonal.
+_REG_COVAR = 1e-6
 
 
 @register
@@ -25,7 +29,9 @@ class GMMDetector(Detector):
 
     scikit-learn's ``GaussianMixture`` fits the mixture; its weights, means and precision
     Cholesky factors (expanded to full matrices for every covariance type) are kept as plain
-    arrays, and the score is ``-score_samples(x)``, computed here.
+    arrays, and the score is ``-score_samples(x)``, computed here. One full-covariance
+    component (the default, as PyOD's ``GMM``) is the sample mean and covariance, which is
+    what EM converges to, computed directly.
 
     Parameters
     ----------
@@ -83,8 +89,29 @@ class GMMDetector(Detector):
         self._check_params()
         data32 = self._validate_fit(X)
         data = data32.astype(np.float64)
+        n_components = self._n_components(data.shape[0])
+        # EM's products are thin (n x d by d x n with small d): with two BLAS threads on busy
+        # cores each one waited on a descheduled thread, and one product (37 x 100,000 by
+        # 100,000 x 37) took 3 s instead of 0.01 s; a fit at 300,000 rows took 23 s, not 1 s.
+        with threadpool_limits(limits=1, user_api="blas"):
+            if n_components == 1 and self.covariance_type == "full":
+                self._fit_one_gaussian(data)
+            else:
+                self._fit_mixture(data, n_components)
+        self.n_features_in_ = data.shape[1]
+        self.train_scores_ = self._scores(data32)
+        return self
+
+    def score(self, X: ArrayLike, graph: NeighborGraph | None = None) -> Scores:
+        return self._scores(self._validate_score(X))
+
+    def _scores(self, data: NDArray[np.float32]) -> Scores:
+        with threadpool_limits(limits=1, user_api="blas"):  # thin products, as in fit
+            return score_in_chunks(data, self._score_block)
+
+    def _fit_mixture(self, data: NDArray[np.float64], n_components: int) -> None:
         mixture = GaussianMixture(
-            n_components=self._n_components(data.shape[0]),
+            n_components=n_components,
             covariance_type=self.covariance_type,
             random_state=self.random_state,
         ).fit(data)
@@ -93,12 +120,25 @@ class GMMDetector(Detector):
         self.precisions_cholesky_ = _full_precision_cholesky(
             mixture.precisions_cholesky_, self.covariance_type, *self.means_.shape
         )
-        self.n_features_in_ = data.shape[1]
-        self.train_scores_ = score_in_chunks(data32, self._score_block)
-        return self
 
-    def score(self, X: ArrayLike, graph: NeighborGraph | None = None) -> Scores:
-        return score_in_chunks(self._validate_score(X), self._score_block)
+    def _fit_one_gaussian(self, data: NDArray[np.float64]) -> None:
+        """What EM finds for one full-covariance component, without EM: the sample mean and
+        (biased) covariance plus scikit-learn's ``reg_covar``; the same model to ~1e-12, at a
+        fifth of the cost (EM repeats the k-means start and the covariance 3 times)."""
+        mean = data.mean(axis=0)
+        centred = data - mean
+        covariance = centred.T @ centred / data.shape[0]
+        covariance.flat[:: data.shape[1] + 1] += _REG_COVAR
+        try:
+            lower = linalg.cholesky(covariance, lower=True)
+        except linalg.LinAlgError:
+            raise ConfigError(
+                "the covariance is not positive definite; drop constant or duplicate features"
+            ) from None
+        eye = np.eye(data.shape[1])
+        self.weights_ = np.ones(1)
+        self.means_ = mean[None, :]
+        self.precisions_cholesky_ = linalg.solve_triangular(lower, eye, lower=True).T[None]
 
     def _check_params(self) -> None:
         value = self.n_components
