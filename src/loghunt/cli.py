@@ -42,6 +42,34 @@ _SHOWN_FIELDS = (
 _Report = Annotated[
     bool, typer.Option("--report", help="Also write report.html, a self-contained HTML report.")
 ]
+# Options that `hunt` and `fit` share: they describe one baseline the same way.
+_Paths = Annotated[list[Path], typer.Argument(help="Log files or folders (any format).")]
+_Labels = Annotated[
+    str | None, typer.Option(help="Column holding ground truth: never a feature; enables metrics.")
+]
+_LabelsFile = Annotated[
+    Path | None,
+    typer.Option(help="CSV with event_id and the --labels column, joined on event_id."),
+]
+_Detectors = Annotated[
+    str | None,
+    typer.Option(help="Comma-separated detectors, e.g. knn,iforest,lof35=lof(n_neighbors=35)."),
+]
+_Preset = Annotated[str | None, typer.Option(help="A named ensemble: default, seed, dune or fast.")]
+_Contamination = Annotated[float, typer.Option(help="Expected share of anomalies.")]
+_Fields = Annotated[
+    str | None, typer.Option(help="Comma-separated input columns to use (default: auto).")
+]
+_Exclude = Annotated[str | None, typer.Option(help="Comma-separated columns to ignore.")]
+_MinVotes = Annotated[
+    int | None, typer.Option(help="Flag events that at least this many detectors flag.")
+]
+_Normalization = Annotated[
+    str, typer.Option(help="What the combined score averages: percentile or robust_z.")
+]
+_Space = Annotated[
+    str, typer.Option(help="What detectors read: features, or embedding (needs loghunt[embed]).")
+]
 
 
 def _split(value: str | None) -> tuple[str, ...] | None:
@@ -50,35 +78,19 @@ def _split(value: str | None) -> tuple[str, ...] | None:
 
 @app.command()
 def hunt(
-    paths: Annotated[list[Path], typer.Argument(help="Log files or folders (any format).")],
+    paths: _Paths,
     out_dir: Annotated[Path, typer.Option("--out", help="Where to write findings.")] = Path(
         "hunt-out"
     ),
-    labels: Annotated[
-        str | None, typer.Option(help="Column holding ground truth (enables metrics).")
-    ] = None,
-    labels_file: Annotated[
-        Path | None,
-        typer.Option(help="CSV with event_id and the --labels column, joined on event_id."),
-    ] = None,
-    detectors: Annotated[
-        str | None,
-        typer.Option(help="Comma-separated detectors, e.g. knn,iforest,lof35=lof(n_neighbors=35)."),
-    ] = None,
-    preset: Annotated[
-        str | None, typer.Option(help="A named ensemble: default, seed, dune or fast.")
-    ] = None,
-    contamination: Annotated[float, typer.Option(help="Expected share of anomalies.")] = 0.01,
-    fields: Annotated[
-        str | None, typer.Option(help="Comma-separated input columns to use (default: auto).")
-    ] = None,
-    exclude: Annotated[str | None, typer.Option(help="Comma-separated columns to ignore.")] = None,
-    min_votes: Annotated[
-        int | None, typer.Option(help="Flag events that at least this many detectors flag.")
-    ] = None,
-    normalization: Annotated[
-        str, typer.Option(help="What the combined score averages: percentile or robust_z.")
-    ] = "percentile",
+    labels: _Labels = None,
+    labels_file: _LabelsFile = None,
+    detectors: _Detectors = None,
+    preset: _Preset = None,
+    contamination: _Contamination = 0.01,
+    fields: _Fields = None,
+    exclude: _Exclude = None,
+    min_votes: _MinVotes = None,
+    normalization: _Normalization = "percentile",
     time_budget: Annotated[
         float | None,
         typer.Option(help="Seconds per detector: forecast each first, drop those over it."),
@@ -97,10 +109,7 @@ def hunt(
         Path | None,
         typer.Option(help="Analysts' verdicts (JSON or CSV): rules that unflag known findings."),
     ] = None,
-    space: Annotated[
-        str,
-        typer.Option(help="What detectors read: features, or embedding (learned; needs torch)."),
-    ] = "features",
+    space: _Space = "features",
 ) -> None:
     """Hunt anomalous events in PATHS and write ranked findings to --out."""
     from loghunt.hunt import HuntOptions, run_hunt
@@ -205,30 +214,18 @@ def report_command(
 
 @app.command()
 def fit(
-    paths: Annotated[list[Path], typer.Argument(help="Baseline log files or folders.")],
+    paths: _Paths,
     model: Annotated[Path, typer.Option(help="Model directory to write.")],
-    detectors: Annotated[
-        str | None, typer.Option(help="Comma-separated detectors, as for hunt.")
-    ] = None,
-    preset: Annotated[str | None, typer.Option(help="A named ensemble, as for hunt.")] = None,
-    contamination: Annotated[float, typer.Option(help="Expected share of anomalies.")] = 0.01,
-    fields: Annotated[str | None, typer.Option(help="Comma-separated input columns.")] = None,
-    exclude: Annotated[str | None, typer.Option(help="Comma-separated columns to ignore.")] = None,
-    labels: Annotated[
-        str | None, typer.Option(help="Ground-truth column: never a feature; metrics at score.")
-    ] = None,
-    labels_file: Annotated[
-        Path | None, typer.Option(help="CSV with event_id and the --labels column.")
-    ] = None,
-    min_votes: Annotated[
-        int | None, typer.Option(help="Flag events that at least this many detectors flag.")
-    ] = None,
-    normalization: Annotated[
-        str, typer.Option(help="What the combined score averages: percentile or robust_z.")
-    ] = "percentile",
-    space: Annotated[
-        str, typer.Option(help="What detectors read: features or embedding (loghunt[embed]).")
-    ] = "features",
+    detectors: _Detectors = None,
+    preset: _Preset = None,
+    contamination: _Contamination = 0.01,
+    fields: _Fields = None,
+    exclude: _Exclude = None,
+    labels: _Labels = None,
+    labels_file: _LabelsFile = None,
+    min_votes: _MinVotes = None,
+    normalization: _Normalization = "percentile",
+    space: _Space = "features",
 ) -> None:
     """Learn the baseline in PATHS and save it as a model for `loghunt score`."""
     from loghunt.hunt import HuntOptions
