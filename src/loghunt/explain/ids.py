@@ -37,10 +37,11 @@ def finding_ids(event_ids: pl.Series, version: str) -> pl.Series:
     >>> finding_ids(pl.Series(["e1", "e1", "e2"]), "0.1.0+abc").n_unique()
     2
     """
-    prefix = f"{version}|"
-    ids = event_ids.cast(pl.String).fill_null("").to_list()
-    return pl.Series(
-        "finding_id",
-        [hashlib.sha256((prefix + e).encode()).hexdigest()[:ID_HEX_DIGITS] for e in ids],
-        dtype=pl.String,
-    )
+    # The prefix is hashed once; each id continues a copy of that state (same digests).
+    prefix = hashlib.sha256(f"{version}|".encode())
+    out = []
+    for event_id in event_ids.cast(pl.String).fill_null("").to_list():
+        state = prefix.copy()
+        state.update(event_id.encode())
+        out.append(state.hexdigest()[:ID_HEX_DIGITS])
+    return pl.Series("finding_id", out, dtype=pl.String)
