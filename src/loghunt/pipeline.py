@@ -162,7 +162,7 @@ class Pipeline:
         analysts' rules that unflag known-benign findings (:mod:`loghunt.explain.suppress`).
         """
         self._check_fitted()
-        self.timings_: dict[str, float] = {}  # this call's steps only, not the sum of every call so far
+        self.timings_: dict[str, float] = {}  # this call's steps, not a running sum
         # One event is enough to score against a fitted baseline (the service scores singles).
         events = self._prepare(data, min_events=1)
         with self._timed("featurize"):
