@@ -9,6 +9,7 @@ from typing import ClassVar, Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 from loghunt.detectors.base import SCORE_CHUNK_ROWS, Detector, Scores
 from loghunt.detectors.registry import register
@@ -117,17 +118,18 @@ class CBLOFDetector(Detector):
         # float64 as PyOD feeds KMeans, so that the same seed gives the same clusters.
         model = KMeans(n_clusters=self.n_clusters_, random_state=self.random_state)
         self.cluster_centers_ = model.fit(sample.astype(np.float64)).cluster_centers_
-        self.large_clusters_ = np.ones(self.n_clusters_, dtype=bool)
-        self.cluster_sizes_ = np.ones(self.n_clusters_, dtype=np.int64)
-        _, label = self._nearest(data)
+        # One pass ranks every row's centres; the sizes (hence the large clusters) follow from
+        # the nearest ones, and the train scores from the same ranking.
+        closeness = self._closeness(data)
+        label = np.argmin(closeness, axis=1)
         self.cluster_sizes_ = np.bincount(label, minlength=self.n_clusters_).astype(np.int64)
         self.large_clusters_ = _large_clusters(self.cluster_sizes_, self.alpha, self.beta)
         self.n_features_in_ = data.shape[1]
-        self.train_scores_ = self._scores(data)
+        self.train_scores_ = self._weighted(self._nearest_large(data, closeness), label)
         return self
 
     def score(self, X: ArrayLike, graph: NeighborGraph | None = None) -> Scores:
-        return self._scores(self._validate_score(X))
+        return self._weighted(*self._nearest(self._validate_score(X)))
 
     def _check_params(self) -> None:
         for key, low in (("n_clusters", 1), ("max_samples", 2)):
@@ -151,29 +153,42 @@ class CBLOFDetector(Detector):
             )
         return min(int(self.n_clusters), distinct)
 
-    def _scores(self, data: NDArray[np.float32]) -> Scores:
-        distance, label = self._nearest(data)
+    def _weighted(self, distance: Scores, label: NDArray[np.intp]) -> Scores:
         if self.use_weights:
             distance *= self.cluster_sizes_[label]
         return distance
 
     def _nearest(self, data: NDArray[np.float32]) -> tuple[Scores, NDArray[np.intp]]:
-        """Distance to the nearest large centre, and the nearest centre of all (row blocks)."""
+        """Distance to the nearest large centre, and the nearest centre of all."""
+        closeness = self._closeness(data)
+        return self._nearest_large(data, closeness), np.argmin(closeness, axis=1)
+
+    def _closeness(self, data: NDArray[np.float32]) -> NDArray[np.float64]:
+        """``|c|^2 / 2 - x.c`` for every row and centre: its argmin is the nearest centre."""
+        centers = self.cluster_centers_
+        half_sq = 0.5 * np.einsum("ij,ij->i", centers, centers)
+        out = np.empty((data.shape[0], len(centers)), dtype=np.float64)
+        # A thin product (few centres): a second BLAS thread only waits on busy cores.
+        with threadpool_limits(limits=1, user_api="blas"):
+            for start in range(0, data.shape[0], SCORE_CHUNK_ROWS):
+                block = data[start : start + SCORE_CHUNK_ROWS].astype(np.float64)
+                out[start : start + len(block)] = half_sq - block @ centers.T
+        return out
+
+    def _nearest_large(
+        self, data: NDArray[np.float32], closeness: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Distance of each row to its nearest large centre (row blocks)."""
         centers = self.cluster_centers_
         large = np.flatnonzero(self.large_clusters_)
-        half_sq = 0.5 * np.einsum("ij,ij->i", centers, centers)
         distance = np.empty(data.shape[0], dtype=np.float64)
-        label = np.empty(data.shape[0], dtype=np.intp)
         for start in range(0, data.shape[0], SCORE_CHUNK_ROWS):
-            block = data[start : start + SCORE_CHUNK_ROWS].astype(np.float64)
-            # argmin |x - c|^2 = argmin (|c|^2 / 2 - x.c): one GEMM ranks the centres.
-            closeness = half_sq - block @ centers.T
-            stop = start + len(block)
-            label[start:stop] = np.argmin(closeness, axis=1)
-            winner = large[np.argmin(closeness[:, large], axis=1)]
-            # That expansion cancels badly near a centre; measure the winner directly.
+            stop = min(data.shape[0], start + SCORE_CHUNK_ROWS)
+            block = data[start:stop].astype(np.float64)
+            winner = large[np.argmin(closeness[start:stop, large], axis=1)]
+            # The expansion cancels badly near a centre; measure the winner directly.
             distance[start:stop] = np.linalg.norm(block - centers[winner], axis=1)
-        return distance, label
+        return distance
 
 
 def _large_clusters(sizes: NDArray[np.int64], alpha: float, beta: float) -> NDArray[np.bool_]:

@@ -36,6 +36,9 @@ class COPODDetector(ECODDetector):
         Each training column, sorted (the empirical CDFs).
     skew_sign_ : ndarray of shape (n_features,)
         Sign of each column's skewness (0 for constant columns).
+    tail_tables_ : list of (values, scores) pairs, one per column
+        The column's distinct training values and the per-feature score of each slot
+        (derived from the two above when fitted or loaded; not saved).
     n_features_in_ : int
         Number of columns seen in ``fit``.
 

@@ -43,6 +43,9 @@ class ECODDetector(Detector):
         Each training column, sorted (the empirical CDFs).
     skew_sign_ : ndarray of shape (n_features,)
         Sign of each column's skewness (0 for constant columns).
+    tail_tables_ : list of (values, scores) pairs, one per column
+        The column's distinct training values and the per-feature score of each slot
+        (derived from the two above when fitted or loaded; not saved).
     n_features_in_ : int
         Number of columns seen in ``fit``.
 
@@ -102,16 +105,16 @@ class ECODDetector(Detector):
         out = np.empty(data.shape, dtype=np.float64)
         # Searching contiguous columns is ~1.6x faster than strided ones.
         columns = np.ascontiguousarray(data.T)
-        for j, (values, table) in enumerate(self._tables):
+        for j, (values, table) in enumerate(self.tail_tables_):
             out[:, j] = table[_slots(values, columns[j])]
         return out
 
     def _tabulate(self) -> None:
         """Each column's distinct training values and per-slot feature scores (see the class)."""
-        self._tables: list[tuple[NDArray[np.float32], NDArray[np.float64]]] = []
+        self.tail_tables_: list[tuple[NDArray[np.float32], NDArray[np.float64]]] = []
         for column, sign in zip(self.sorted_columns_, self.skew_sign_, strict=True):
             values, left, right = _slot_tails(column)
-            self._tables.append((values, self._combine(left, right, float(sign))))
+            self.tail_tables_.append((values, self._combine(left, right, float(sign))))
 
     @staticmethod
     def _combine(

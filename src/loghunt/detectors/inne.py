@@ -25,6 +25,10 @@ _MIN_FLOAT = float(np.finfo(np.float64).eps)
 _SLACK = 1e-10
 #: (rows x all centres) cells per scoring block: its products stay ~8 MB.
 _BLOCK_CELLS = 1 << 20
+#: Members with at most this many centres are scored by :meth:`INNEDetector._score_words`.
+_WORD_CENTRES = 8
+#: Nibble ``j + 1`` at bits ``60 - 8 j`` to ``63 - 8 j``: see ``_score_words``.
+_SLOT_MULTIPLIER = np.uint64(sum((j + 1) << (60 - 8 * j) for j in range(_WORD_CENTRES)))
 
 
 @register
@@ -169,19 +173,62 @@ class INNEDetector(Detector):
         reach = self.radius_.ravel() + _SLACK * (centre_sq + 1.0)
         weights = np.vstack([-2.0 * self.centers_.T, centre_sq - reach, np.ones(len(centre_sq))])
         rows = max(1, _BLOCK_CELLS // self.radius_.size)
+        scorer = partial(self._score_block, weights)
+        if self.max_samples_ <= _WORD_CENTRES:
+            scorer = partial(self._score_words, *self._word_tables(weights))
+            rows = max(1, _BLOCK_CELLS // (self.radius_.shape[0] * _WORD_CENTRES))
         # These products are thin (d + 2 inner columns) and memory-bound: BLAS threads only
         # contended for them (300,000 x 37 on 2 busy cores: 8.2 CPU s / 7.9 s wall with two
         # threads, 2.9 CPU s / 3.3 s wall with one).
         with threadpool_limits(limits=1, user_api="blas"):
-            return score_in_chunks(data, partial(self._score_block, weights), rows)
+            return score_in_chunks(data, scorer, rows)
 
-    def _score_block(self, weights: NDArray[np.float64], block: NDArray[np.float32]) -> Scores:
+    def _word_tables(
+        self, weights: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Weights padded to 8 centres per member, and each member's isolation by slot.
+
+        Padding centres never cover a row (their product is the constant 1). Slot 0 of a
+        member means no centre covers the row (isolation 1), slot ``j + 1`` centre ``j``.
+        """
+        members, size = self.radius_.shape
+        padded = np.zeros((weights.shape[0], members, _WORD_CENTRES))
+        padded[-2] = 1.0
+        padded[:, :, :size] = weights.reshape(weights.shape[0], members, size)
+        table = np.ones((members, _WORD_CENTRES + 1))
+        table[:, 1 : size + 1] = self.isolation_
+        return padded.reshape(weights.shape[0], -1), table
+
+    def _score_words(
+        self, weights: NDArray[np.float64], table: NDArray[np.float64], block: NDArray[np.float32]
+    ) -> Scores:
+        """:meth:`_score_block` for members of at most 8 centres, same scores, ~2x faster.
+
+        A member's 8 "covered" flags are 8 bytes, read as one little-endian word: its lowest
+        set bit, ``2 ** (8 j)``, names the first (smallest) covering centre ``j``, found for
+        all members at once instead of by an argmax along a length-8 axis.
+        """
+        covered = self._augmented(block) @ weights <= 0.0
+        word = covered.view(np.dtype("<u8"))  # (rows, members)
+        lowest = word & (~word + np.uint64(1))
+        # 2 ** (8 j) * _SLOT_MULTIPLIER shifts nibble j + 1 to the top: the slot (0 for none).
+        slot = ((lowest * _SLOT_MULTIPLIER) >> np.uint64(60)).astype(np.intp)
+        slot += np.arange(0, table.size, table.shape[1], dtype=np.intp)
+        scores: Scores = table.ravel()[slot].mean(axis=1)
+        return scores
+
+    def _augmented(self, block: NDArray[np.float32]) -> NDArray[np.float64]:
+        """Rows as ``[x, 1, |x|^2]`` (x centred): their product with the weights decides."""
         n_rows, d = block.shape
         augmented = np.empty((n_rows, d + 2))
         augmented[:, :d] = block - self.offset_
         augmented[:, d] = 1.0
         augmented[:, d + 1] = np.einsum("ij,ij->i", augmented[:, :d], augmented[:, :d])
-        covered = (augmented @ weights <= 0.0).reshape(n_rows, *self.radius_.shape)
+        return augmented
+
+    def _score_block(self, weights: NDArray[np.float64], block: NDArray[np.float32]) -> Scores:
+        n_rows = block.shape[0]
+        covered = (self._augmented(block) @ weights <= 0.0).reshape(n_rows, *self.radius_.shape)
         first = covered.argmax(axis=2)
         hit = np.take_along_axis(covered, first[:, :, None], axis=2)[:, :, 0]
         isolation = np.where(hit, self.isolation_[np.arange(self.radius_.shape[0]), first], 1.0)
