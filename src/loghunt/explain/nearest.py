@@ -9,22 +9,15 @@ the unflagged rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import faiss
 import numpy as np
 from numpy.typing import NDArray
 
 from loghunt.index import NeighborIndex
+from loghunt.index.threads import ONE_THREAD_PAIRS, one_faiss_thread
 
 Ints = NDArray[np.int64]
 #: Extra neighbours searched in the shared index, since some of them are flagged.
 _OVERSEARCH = 4
-#: Searches of at most this many (query, reference) pairs run on one thread: starting FAISS's
-#: OpenMP threads costs more than such a search (a live batch of 100 events against 100 rows:
-#: 0.15 ms on one thread, 6 to 12 ms on two busy cores). Same results either way.
-_ONE_THREAD_PAIRS = 5_000_000
 
 
 def nearest_normal(
@@ -97,7 +90,7 @@ def _search_sample(
     if normal.size > reference_size:
         sample = np.sort(rng.choice(normal, reference_size, replace=False))
     wanted = min(k + 1, sample.size)
-    with _one_thread(queries.size * sample.size <= _ONE_THREAD_PAIRS):
+    with one_faiss_thread(queries.size * sample.size <= ONE_THREAD_PAIRS):
         index = NeighborIndex(metric=metric, method="exact").fit(X[sample])
         positions = index.search(X[queries], wanted).indices
     found = np.where(positions >= 0, sample[np.maximum(positions, 0)], -1)
@@ -105,17 +98,3 @@ def _search_sample(
     flags[sample] = False
     picked, _ = _first_normal(found, queries, flags, k)
     return picked
-
-
-@contextmanager
-def _one_thread(small: bool) -> Iterator[None]:
-    """Run FAISS on one thread (this thread's OpenMP setting) while a small search runs."""
-    if not small:
-        yield
-        return
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)

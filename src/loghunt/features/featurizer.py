@@ -257,10 +257,9 @@ class Featurizer:
             raise SchemaMismatchError(
                 f"the data lacks column(s) the featurizer was fitted on: {', '.join(missing)}"
             )
+        schema = df.schema  # built anew on each access: ~0.3 ms on a wide frame
         try:
-            work = df.select(
-                _cast(name, kind, df.schema[name]) for name, kind in self._kinds.items()
-            )
+            work = df.select(_cast(name, kind, schema[name]) for name, kind in self._kinds.items())
         except pl.exceptions.PolarsError as exc:
             raise SchemaMismatchError(f"input columns do not have the fitted types: {exc}") from exc
         work = work.with_row_index(ROW)

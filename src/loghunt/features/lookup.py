@@ -85,7 +85,11 @@ def has_null(frame: pl.DataFrame, keys: tuple[str, ...]) -> NDArray[np.bool_]:
     """True where any of the key columns is null."""
     mask = np.zeros(frame.height, dtype=bool)
     for column in (frame.get_column(k) for k in keys):
-        if column.null_count():  # known without a query
+        if not column.null_count():  # known without a query
+            continue
+        if is_small(frame.height):  # Series.is_null runs a query: ~0.3 ms even for one row
+            mask |= np.fromiter((v is None for v in column.to_list()), bool, frame.height)
+        else:
             mask |= column.is_null().to_numpy()
     return mask
 

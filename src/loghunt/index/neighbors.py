@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from loghunt.errors import ConfigError, NotFittedError
 from loghunt.index._validation import check_matrix
 from loghunt.index.graph import METRICS, NeighborGraph
+from loghunt.index.threads import ONE_THREAD_PAIRS, one_faiss_thread
 
 Int64s = NDArray[np.int64]
 Float32s = NDArray[np.float32]
@@ -293,7 +294,8 @@ class NeighborIndex:
             # HNSW ids are not row numbers; new FAISS ids map to the new rows, in order.
             new_rows = np.arange(self.n_reference_, self.n_reference_ + n_new, dtype=np.int64)
             self.id_rows_ = np.concatenate([self.id_rows_, new_rows])
-        self.index_.add(data)
+        with one_faiss_thread(self._is_small(n_new)):  # IVF assigns rows to lists by a search
+            self.index_.add(data)
         self.n_reference_ += n_new
         return n_new
 
@@ -306,10 +308,21 @@ class NeighborIndex:
         n = data.shape[0]
         indices = np.empty((n, k), dtype=np.int64)
         distances = np.empty((n, k), dtype=np.float32)
-        for start in range(0, n, CHUNK_ROWS):
-            stop = min(n, start + CHUNK_ROWS)
-            indices[start:stop], distances[start:stop] = self._knn(data[start:stop], k)
+        with one_faiss_thread(self._is_small(n)):
+            for start in range(0, n, CHUNK_ROWS):
+                stop = min(n, start + CHUNK_ROWS)
+                indices[start:stop], distances[start:stop] = self._knn(data[start:stop], k)
         return NeighborGraph(indices, distances, self.metric, index=self)
+
+    def _is_small(self, n_queries: int) -> bool:
+        """Whether searching ``n_queries`` rows is too little work to start FAISS's threads."""
+        per_query = int(self.n_reference_)
+        if self.method_ == "ivf":
+            lists = max(int(getattr(self.index_, "nlist", 1)), 1)
+            per_query = per_query * (self.nprobe_ or 1) // lists
+        elif self.method_ == "hnsw":
+            per_query = 32 * (self.ef_search_ or 64)  # ~M distances per visited node
+        return n_queries * per_query <= ONE_THREAD_PAIRS
 
     def self_graph(self, k: int) -> NeighborGraph:
         """The reference rows' own graph, each row's own match removed.

@@ -160,12 +160,12 @@ class TableBuilder:
         for name, values in self._pending.items():
             values.extend(repeat(None, n - len(values)))
             series, kinds = _typed_series(values)
-            present = series.is_not_null()
-            count = int(present.sum())
             index = None
-            if count * _DENSE_FRACTION < n:
-                index = np.flatnonzero(present.to_numpy()).astype(np.int64) + start
-                series = series.filter(present)
+            # null_count() is known without a query (is_not_null() runs one: ~0.2 ms a column).
+            if (n - series.null_count()) * _DENSE_FRACTION < n:
+                present = np.fromiter((v is not None for v in values), bool, n)
+                index = np.flatnonzero(present) + start
+                series = series.filter(pl.Series(present))
             self._columns.setdefault(name, _Column()).add(_Part(start, index, series), kinds)
         self._pending = {}
         self._pending_rows = 0
@@ -248,6 +248,8 @@ def _assemble(column: _Column, n: int) -> pl.Series:
     values = [_cast(part.values, dtype) for part in column.parts]
     contiguous = all(part.index is None for part in column.parts)
     if contiguous and sum(len(v) for v in values) == n:
+        if len(values) == 1:
+            return values[0]
         return pl.concat(values, rechunk=True) if values else pl.Series([], dtype=dtype)
     index = np.concatenate([_rows_of(part) for part in column.parts])
     full = pl.repeat(None, n, dtype=dtype, eager=True)

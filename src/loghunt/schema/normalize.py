@@ -221,7 +221,8 @@ def _parse_time(table: pl.DataFrame) -> pl.DataFrame:
     sources = [c for c in (ocsf.TIME, *_TIME_SOURCES) if c in table.columns]
     if not sources:
         return table
-    parsed = pl.coalesce(*[_to_datetime(table.schema[c], c) for c in sources])
+    schema = table.schema  # built anew on each access
+    parsed = pl.coalesce(*[_to_datetime(schema[c], c) for c in sources])
     drop = [c for c in sources if c != ocsf.TIME]
     return table.with_columns(parsed.alias(ocsf.TIME)).drop(drop)
 

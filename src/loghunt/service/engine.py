@@ -263,8 +263,9 @@ def conform(events: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
     [True, False, None]
     """
     fixes = [pl.lit(None).alias(c) for c in kinds if c not in events.columns]
+    schema = events.schema  # built anew on each access
     for name, kind in kinds.items():
-        if kind == "boolean" and events.schema.get(name) == pl.String:
+        if kind == "boolean" and schema.get(name) == pl.String:
             text = pl.col(name).str.strip_chars().str.to_lowercase()
             fixes.append(text.replace_strict(_BOOLEAN_TEXT, default=None).alias(name))
     return events.with_columns(fixes) if fixes else events
