@@ -253,3 +253,23 @@ def test_build_graph_auto_weighs_queries_times_reference_rows() -> None:
     assert index.method_ == "ivf"  # a 1,000-row sample, but 3,000 x 1,000 pairs > 1,500 ** 2
     index, _ = build_graph(X, k=5, exact_threshold=3_000)
     assert index.method_ == "exact"
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_rows_added_after_their_search_join_the_same_lists(metric: str) -> None:
+    X, batch = _clustered(20_000, 16), _clustered(600, 16, seed=5)
+    reused = NeighborIndex(method="ivf", metric=metric).fit(X)
+    plain = NeighborIndex(method="ivf", metric=metric).fit(X)
+    reused.search(batch, 10)  # remembers the batch's lists
+    normal = batch[::2]
+    assert reused._searched_lists(reused._prepare(normal)) is not None
+    reused.add(normal)
+    plain.add(normal)
+    assert reused.n_reference_ == plain.n_reference_ == reused.index_.ntotal == 20_300
+    added = reused.reconstruct(20_000, 20_300)
+    np.testing.assert_array_equal(added, plain.reconstruct(20_000, 20_300))
+    queries = _clustered(200, 16, seed=6)
+    found, expected = reused.search(queries, 10), plain.search(queries, 10)
+    np.testing.assert_array_equal(found.indices, expected.indices)
+    # Rows that were not in the last search are assigned by the quantizer as usual.
+    assert reused._searched_lists(reused._prepare(queries[:3] + 1.0)) is None

@@ -99,6 +99,7 @@ def test_restarted_consumer_reclaims_pending_entries(
         crashed.sink.write(part)
     crashed.source.poll(300, 1.0)
     crashed.close()
+    crashed.scorer.store.close()  # its process ends: the state directory's lock is free again
     assert client.xpending(stream, "g")["pending"] == 600
     # c2 takes the rest, and, once c1's entries are idle long enough, those too.
     other = consumer(url, model_dir, tmp_path, "c2", claim_ms=0)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from loghunt.errors import ConfigError
 from loghunt.service.engine import Scorer
 from loghunt.service.store import OnlineStore
 
@@ -97,10 +99,21 @@ def test_scoring_goes_on_when_saving_fails_and_the_buffer_is_replayed(
     assert store.last_persist_error and store.pending == 1
     learned += feed(store, bodies[1:2])  # scoring and learning go on
     blocker.unlink()
-    # Restart while the snapshot is still missing: the on-disk buffer is replayed.
-    assert n_reference(OnlineStore(model_dir, state)) == base + learned
+    # Restart (on a copy of the state a crash would leave: the store holds its directory's
+    # lock) while the snapshot is still missing: the on-disk buffer is replayed.
+    crashed = shutil.copytree(state, tmp_path / "crashed")
+    assert n_reference(OnlineStore(model_dir, crashed)) == base + learned
     assert store.persist() is True and store.pending == 0
+    store.close()
     assert n_reference(OnlineStore(model_dir, state)) == base + learned
+
+
+def test_a_state_directory_serves_one_store_at_a_time(model_dir: Path, tmp_path: Path) -> None:
+    store = OnlineStore(model_dir, tmp_path / "state")
+    with pytest.raises(ConfigError, match=r"in use by another loghunt store \(pid \d+\)"):
+        OnlineStore(model_dir, tmp_path / "state")
+    store.close()
+    OnlineStore(model_dir, tmp_path / "state").close()  # free again once closed
 
 
 def test_state_of_another_model_is_refused(

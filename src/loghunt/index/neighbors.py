@@ -294,10 +294,25 @@ class NeighborIndex:
             # HNSW ids are not row numbers; new FAISS ids map to the new rows, in order.
             new_rows = np.arange(self.n_reference_, self.n_reference_ + n_new, dtype=np.int64)
             self.id_rows_ = np.concatenate([self.id_rows_, new_rows])
+        lists = self._searched_lists(data)
         with one_faiss_thread(self._is_small(n_new)):  # IVF assigns rows to lists by a search
-            self.index_.add(data)
+            if lists is None:
+                self.index_.add(data)
+            else:  # rows just searched: their nearest lists are known
+                ptr = faiss.swig_ptr
+                self.index_.add_core(n_new, ptr(np.ascontiguousarray(data)), None, ptr(lists))
         self.n_reference_ += n_new
         return n_new
+
+    def _searched_lists(self, data: Float32s) -> Int64s | None:
+        """Each row's nearest IVF list, when every row was among the last small search's."""
+        recent: dict[bytes, int] = getattr(self, "_recent_lists", {})
+        if self.method_ != "ivf" or not recent or len(data) > len(recent):
+            return None
+        lists = [recent.get(bytes(row), -1) for row in data]
+        if -1 in lists:
+            return None
+        return np.asarray(lists, dtype=np.int64)
 
     # -- searching -----------------------------------------------------------------------
     def search(self, Q: ArrayLike, k: int) -> NeighborGraph:
@@ -382,13 +397,22 @@ class NeighborIndex:
         return indices, self._to_distance(raw_d)
 
     def _faiss_search(self, queries: Float32s, k: int) -> tuple[Float32s, NDArray[np.int64]]:
-        if self.method_ != "ivf" or len(queries) < _GROUPED_MIN_QUERIES:
+        if self.method_ != "ivf":
             found: tuple[Float32s, NDArray[np.int64]] = self.index_.search(queries, k)
             return found
+        coarse_d, coarse_i = self.index_.quantizer.search(queries, self.index_.nprobe)
+        if len(queries) < _GROUPED_MIN_QUERIES:
+            # A live batch: its normal rows are often added next (novelty mode), and finding
+            # their lists again is the quantizer's search: 40 ms per 1,000 rows at 4,000 lists.
+            nearest = coarse_i[:, 0].tolist()
+            self._recent_lists = dict(zip(map(bytes, queries), nearest, strict=True))
+            small: tuple[Float32s, NDArray[np.int64]] = self.index_.search_preassigned(
+                queries, k, coarse_i, coarse_d
+            )
+            return small
         # Queries that probe the same lists are searched one after another, so those lists
         # stay in cache instead of being read from memory once per query: on 1M clustered
         # queries this cut the CPU time of the search by ~40%. Same lists probed, same results.
-        coarse_d, coarse_i = self.index_.quantizer.search(queries, self.nprobe_)
         order = np.argsort(coarse_i[:, 0], kind="stable")
         # FAISS's default mode parallelises search() above search_preassigned(), so a direct
         # call ran on one thread; mode 3 splits the queries among threads inside it (same

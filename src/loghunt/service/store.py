@@ -27,6 +27,7 @@ import re
 import shutil
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 STATE_FORMAT = "loghunt.online-store"
 _STATE_FILE = "state.json"
+_LOCK_FILE = "lock"
 _WINDOW = "window"
 _SNAPSHOT = re.compile(r"^snapshot-(\d{12})$")
 _BATCH = re.compile(r"^(\d{12})-(\d+)-(\d+)-([0-9a-f]{16})\.arrow$")
@@ -131,6 +133,7 @@ class OnlineStore:
         self._next_seq = 1
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
+        self._unlock: Any = None
         self.model_digest = model_digest(self.model_dir)
         self.pipeline: Any = None
         self._open()
@@ -142,6 +145,8 @@ class OnlineStore:
             self._after_load()
             return
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # Unlocked by close(), or when the store is garbage-collected unclosed.
+        self._unlock = weakref.finalize(self, _unlock, _lock_state_dir(self.state_dir))
         (self.state_dir / _WINDOW).mkdir(exist_ok=True)
         self._check_state_file()
         self._window = _scan_window(self.state_dir / _WINDOW)
@@ -357,6 +362,39 @@ class OnlineStore:
             self._timer.join()
             self._timer = None
         self.persist()
+        if self._unlock is not None:
+            self._unlock()
+
+
+def _lock_state_dir(state_dir: Path) -> int | None:
+    """Hold an exclusive lock on ``state_dir`` while the store is open; returns its descriptor.
+
+    Two processes appending to one window would interleave their batches and snapshots. The
+    operating system drops the lock when the process ends, even on ``kill -9``, so a crash
+    never leaves a stale lock behind. Where ``fcntl`` is missing (Windows) nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        return None
+    fd = os.open(state_dir / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise ConfigError(
+            f"{state_dir} is in use by another loghunt store (pid {holder}); "
+            "give each service or consumer its own --state-dir"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # releases the lock
 
 
 def model_digest(model_dir: Path) -> str:
