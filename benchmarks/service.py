@@ -57,6 +57,7 @@ from loghunt.pipeline import Pipeline
 from loghunt.schema import normalize
 from loghunt.service.consumer import StreamConsumer
 from loghunt.service.engine import Scorer, conform
+from loghunt.service.server import StoreOptions
 from loghunt.service.sinks import JsonlSink
 from loghunt.service.sources import RedisStreamSource
 from loghunt.service.store import OnlineStore
@@ -64,6 +65,8 @@ from loghunt.synth import ScenarioConfig, generate_scenario
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TOKEN = "benchmark-token-0123456789"
+#: What `loghunt serve` and `loghunt consume` explain per batch by default.
+EXPLAIN_TOP = StoreOptions().explain_top
 Record = dict[str, Any]
 
 
@@ -147,7 +150,7 @@ def describe_store(
     model: Path, new: list[Record], work: Path, queries: int = 1_000
 ) -> dict[str, Any]:
     """The model's neighbour index: vectors, columns, method, and recall against exact search."""
-    store = OnlineStore(model, work / "describe-state")
+    store = OnlineStore(model)
     try:
         pipeline, index = store.pipeline, store.pipeline.ensemble_.index_
         if index is None:
@@ -257,7 +260,7 @@ def bench_consumer(model: Path, records: list[Record], work: Path) -> dict[str, 
                 pipe.xadd(stream, {"event": orjson.dumps(record)})
             pipe.execute()
         source = RedisStreamSource.from_url(f"{url}/{stream}?group=bench&consumer=c1")
-        store = OnlineStore(model, work / "consumer-state")
+        store = OnlineStore(model, work / "consumer-state", explain_top=EXPLAIN_TOP)
         consumer = StreamConsumer(source, Scorer(store), JsonlSink(work / "findings.jsonl"))
         parts: dict[str, float] = {}
         started = time.perf_counter()
@@ -309,7 +312,7 @@ def profile(model: Path, new: list[Record], work: Path, repeats: int = 7) -> dic
     setups.append(("1,000 events, FAISS on 1 thread", 1_000, 1))
     for label, size, threads in setups:
         faiss.omp_set_num_threads(threads)
-        store = OnlineStore(model, work / f"profile-{size}-{threads}")
+        store = OnlineStore(model, work / f"profile-{size}-{threads}", explain_top=EXPLAIN_TOP)
         scorer = Scorer(store)
         steps: dict[str, list[float]] = {}
         for i in range(repeats):

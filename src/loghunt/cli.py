@@ -287,6 +287,9 @@ _StateDir = Annotated[
 ]
 _Learn = Annotated[bool, typer.Option(help="Learn events that are not flagged (novelty).")]
 _MaxStore = Annotated[int, typer.Option(help="Most learned events kept (oldest out).")]
+_ExplainTop = Annotated[
+    int, typer.Option(help="Per batch, besides flagged events, explain this many of the top.")
+]
 
 
 @app.command()
@@ -303,6 +306,7 @@ def serve(
     state_dir: _StateDir = None,
     learn: _Learn = True,
     max_store_events: _MaxStore = 1_000_000,
+    explain_top: _ExplainTop = 10,
     max_events: Annotated[int, typer.Option(help="Most events per request.")] = 10_000,
     queue: Annotated[int, typer.Option(help="Requests queued before 429.")] = 32,
 ) -> None:
@@ -310,7 +314,9 @@ def serve(
     from loghunt.service.server import StoreOptions
     from loghunt.service.server import serve as run_server
 
-    options = StoreOptions(state_dir=state_dir, learn=learn, max_events=max_store_events)
+    options = StoreOptions(
+        state_dir=state_dir, learn=learn, max_events=max_store_events, explain_top=explain_top
+    )
     _service(
         lambda: run_server(
             model_dir,
@@ -340,6 +346,7 @@ def consume(
     state_dir: _StateDir = None,
     learn: _Learn = True,
     max_store_events: _MaxStore = 1_000_000,
+    explain_top: _ExplainTop = 10,
     batch_size: Annotated[int, typer.Option(help="Messages scored together.")] = 1_000,
     idle_exit: Annotated[
         float | None, typer.Option(help="Stop after this many idle seconds (default: never).")
@@ -349,7 +356,9 @@ def consume(
     from loghunt.service.server import StoreOptions
     from loghunt.service.server import consume as run_consumer
 
-    options = StoreOptions(state_dir=state_dir, learn=learn, max_events=max_store_events)
+    options = StoreOptions(
+        state_dir=state_dir, learn=learn, max_events=max_store_events, explain_top=explain_top
+    )
 
     def job() -> None:
         stats = run_consumer(

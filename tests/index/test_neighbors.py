@@ -273,3 +273,14 @@ def test_rows_added_after_their_search_join_the_same_lists(metric: str) -> None:
     np.testing.assert_array_equal(found.indices, expected.indices)
     # Rows that were not in the last search are assigned by the quantizer as usual.
     assert reused._searched_lists(reused._prepare(queries[:3] + 1.0)) is None
+
+
+@pytest.mark.parametrize("method", ["ivf", "hnsw"])
+def test_retune_meets_the_target_on_new_queries(method: str) -> None:
+    index = NeighborIndex(method=method).fit(_clustered(30_000, 16))
+    # Events unlike the indexed ones: between the clusters, where lists are sparse.
+    shifted = _clustered(500, 16, seed=3) * 0.5
+    recall = index.retune(shifted)
+    assert recall >= index.target_recall
+    assert measure_recall(index, shifted, k=index.tune_k) >= index.target_recall
+    assert index.retune(shifted) == pytest.approx(recall)  # settled: the same effort again

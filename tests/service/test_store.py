@@ -124,3 +124,21 @@ def test_state_of_another_model_is_refused(
     (state / "state.json").write_text('{"format": "loghunt.online-store", "model_digest": "x"}')
     with pytest.raises(Exception, match="state of model x"):
         OnlineStore(model_dir, state)
+
+
+def test_explain_top_bounds_the_explained_events_of_a_batch(
+    model_dir: Path, bodies: list[bytes]
+) -> None:
+    default = OnlineStore(model_dir)
+    store = OnlineStore(model_dir, explain_top=3)
+    assert store.pipeline.config.explain_top == 3
+    assert store.model_version == default.model_version  # finding ids do not change
+    batch = Scorer(store).score_bytes(bodies[0])
+    results = batch.results()
+    explained = [r for r in results if r["reasons"]]
+    assert len(explained) <= batch.n_flagged + 3
+    assert all(r["reasons"] for r in results if r["flagged"])
+    scores = {
+        r["event_id"]: r["combined_score"] for r in Scorer(default).score_bytes(bodies[0]).results()
+    }
+    assert all(scores[r["event_id"]] == r["combined_score"] for r in results)

@@ -29,6 +29,8 @@ class StoreOptions:
     max_events: int = 1_000_000
     max_age_s: float | None = None
     persist_every_s: float = 60.0
+    #: Per batch, besides flagged events, explain this many of the highest scored.
+    explain_top: int = 10
 
 
 def default_state_dir(model_dir: Path) -> Path:
@@ -46,6 +48,7 @@ def open_store(model_dir: Path, options: StoreOptions) -> OnlineStore:
         max_events=options.max_events,
         max_age_s=options.max_age_s,
         persist_every_s=options.persist_every_s,
+        explain_top=options.explain_top,
     )
 
 

@@ -28,7 +28,7 @@ import shutil
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -93,6 +93,10 @@ class OnlineStore:
         Learned batches older than this are evicted too.
     persist_every_s : float
         Seconds between snapshots (only when something was learned since the last one).
+    explain_top : int, optional
+        Per scored batch, besides the flagged events, explain this many of the highest scored
+        (the model's own setting when None). A hunt explains its top 100 of a whole run; a
+        live batch of 100 would explain every event, which costs ~10 ms a batch.
 
     Examples
     --------
@@ -112,6 +116,7 @@ class OnlineStore:
         max_events: int = 1_000_000,
         max_age_s: float | None = None,
         persist_every_s: float = 60.0,
+        explain_top: int | None = None,
     ) -> None:
         if max_events < 1:
             raise ConfigError(f"max_events must be at least 1, got {max_events}")
@@ -122,6 +127,7 @@ class OnlineStore:
         self.max_events = max_events
         self.max_age_s = max_age_s
         self.persist_every_s = persist_every_s
+        self.explain_top = explain_top
         #: Held while scoring, learning, rebuilding and saving: the pipeline is not
         #: thread-safe and a snapshot must not see half a batch.
         self.lock = threading.RLock()
@@ -170,6 +176,11 @@ class OnlineStore:
         self._evict(time.time())
 
     def _after_load(self) -> None:
+        if self.explain_top is not None:  # a threshold setting: the model version stays
+            self.pipeline.config = replace(self.pipeline.config, explain_top=self.explain_top)
+            explainer = getattr(self.pipeline, "explainer_", None)
+            if explainer is not None:
+                explainer.top = self.explain_top
         featurizer = getattr(self.pipeline, "featurizer_", None)
         schema = getattr(featurizer, "schema_", None)
         #: The model's input columns and their feature kinds (what scoring needs).
