@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from loghunt.ensemble.combine import agreement, combine_scores, count_votes
 from loghunt.ensemble.ensemble import DetectorEnsemble
-from loghunt.ensemble.normalize import percentile_scores, robust_z_scores
+from loghunt.ensemble.normalize import percentile_scores, robust_z_scores, self_percentiles
 from loghunt.ensemble.planner import Plan, plan_detectors
 from loghunt.ensemble.presets import DEFAULT_N_NEIGHBORS
 from loghunt.ensemble.thresholds import (
@@ -111,6 +111,9 @@ class PipelineConfig:
     space: str = "features"
     #: Keyword arguments of loghunt.embed.Embedder (dim, max_epochs, ...) for "embedding".
     embed_params: dict[str, Any] = field(default_factory=dict)
+    #: Most training rows the neighbour index keeps (a random sample above it); None: every
+    #: row up to 200,000, a 100,000-row sample above. A service's store can hold them all.
+    reference_size: int | None = None
 
     def check(self) -> PipelineConfig:
         if not 0.0 < self.contamination < 0.5:
@@ -127,6 +130,8 @@ class PipelineConfig:
             parse_budget(self.budget)
         if self.space not in SPACES:
             raise ConfigError(f"space must be one of {list(SPACES)}, got {self.space!r}")
+        if self.reference_size is not None and self.reference_size < 2:
+            raise ConfigError(f"reference_size must be at least 2, got {self.reference_size}")
         return self
 
 
@@ -249,7 +254,14 @@ class Pipeline:
             detectors = self.plan_.kept_specs
         with self._timed("detect"):
             self.ensemble_ = DetectorEnsemble(
-                detectors, cfg.n_neighbors, cfg.metric, cfg.random_state, cfg.detector_params
+                detectors,
+                cfg.n_neighbors,
+                cfg.metric,
+                cfg.random_state,
+                cfg.detector_params,
+                reference_size=cfg.reference_size,
+                # The plan forecast each detector alone: side by side they would share cores.
+                n_jobs=1 if self.plan_ is not None else None,
             ).fit(X)
         train = self.ensemble_.train_scores_
         combined = combine_scores(self._normalized(train, cfg.normalization), cfg.combine)
@@ -292,11 +304,28 @@ class Pipeline:
     ) -> NDArray[np.float64]:
         """Each detector's scores relative to its own training scores, one column each."""
         if method == "percentile":
+            if self._is_train(raw):  # fit_score normalises them twice
+                return self._train_percentiles()
             reference = self._sorted_train_scores()
             return np.column_stack([percentile_scores(reference[n], raw[n], True) for n in raw])
         train = self.ensemble_.train_scores_
         scale = NORMALIZATIONS[method]
         return np.column_stack([scale(train[n], raw[n]) for n in raw])
+
+    def _is_train(self, raw: dict[str, NDArray[np.float64]]) -> bool:
+        """Whether ``raw`` is the ensemble's own training scores (leave-self-out)."""
+        return raw is self.ensemble_.train_scores_
+
+    def _train_percentiles(self) -> NDArray[np.float64]:
+        """The training scores' percentiles among themselves (one sort each), cached."""
+        train = self.ensemble_.train_scores_
+        cached = getattr(self, "_train_norm", None)
+        if cached is None or cached[0] is not train:
+            pairs = {n: self_percentiles(v) for n, v in train.items()}
+            cached = (train, np.column_stack([pct for pct, _ in pairs.values()]))
+            self._train_norm = cached
+            self._sorted_train = (train, {n: ordered for n, (_, ordered) in pairs.items()})
+        return cached[1]
 
     def _sorted_train_scores(self) -> dict[str, NDArray[np.float64]]:
         """The ensemble's training scores sorted once (not per scored batch), per detector."""
@@ -354,7 +383,10 @@ class Pipeline:
             labels=cfg.labels if cfg.labels in events.columns else None,
             contamination=cfg.contamination,
             agreement=(
-                agreement(raw, cfg.contamination) if len(names) > 1 and events.height > 1 else None
+                # The training scores' percentiles are their ranks already (ties averaged).
+                agreement(raw, cfg.contamination, norm if self._is_train(raw) else None)
+                if len(names) > 1 and events.height > 1
+                else None
             ),
             timings=dict(self.timings_),
             detector_seconds=dict(self.ensemble_.fit_seconds_),

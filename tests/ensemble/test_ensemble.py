@@ -58,3 +58,31 @@ def test_errors() -> None:
         DetectorEnsemble().score(np.zeros((3, 2), np.float32))
     with pytest.raises(ConfigError):
         DetectorEnsemble(()).fit(np.zeros((3, 2), np.float32))
+
+
+def test_threaded_fit_gives_the_serial_scores_and_times_every_step() -> None:
+    X, _ = _clustered()
+    specs = ("knn", "lof", "iforest", "ecod", "hbos", "loda")
+    serial = DetectorEnsemble(specs, n_jobs=1).fit(X)
+    threaded = DetectorEnsemble(specs, n_jobs=3).fit(X)
+    assert serial.n_jobs_ == 1 and threaded.n_jobs_ == 3
+    assert list(threaded.train_scores_) == list(specs)  # the detectors' order, not finishing
+    for name in specs:
+        np.testing.assert_allclose(threaded.train_scores_[name], serial.train_scores_[name])
+    assert list(threaded.fit_seconds_) == ["neighbour graph", *specs]
+    assert all(seconds > 0 for seconds in threaded.fit_seconds_.values())
+    assert threaded.index_ is not None and threaded.shares_index("knn")
+
+
+def test_small_matrices_fit_on_one_thread_by_default() -> None:
+    X, _ = _clustered()
+    assert DetectorEnsemble(("knn", "iforest")).fit(X).n_jobs_ == 1
+
+
+def test_a_failing_detector_fails_a_threaded_fit() -> None:
+    X, _ = _clustered()
+    bad = DetectorEnsemble(
+        ("knn", "iforest"), n_jobs=2, detector_params={"iforest": {"n_estimators": 0}}
+    )
+    with pytest.raises(ConfigError):
+        bad.fit(X)

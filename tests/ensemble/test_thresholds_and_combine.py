@@ -62,3 +62,18 @@ def test_votes_combine_and_agreement() -> None:
     agree = agreement({"a": a, "same": a * 2, "other": rng.normal(size=500)}, 0.05)
     assert agree.spearman[0, 1] == pytest.approx(1.0)
     assert agree.jaccard[0, 1] == 1.0 and agree.jaccard[0, 2] < 0.5
+
+
+def test_agreement_is_scipy_spearman_with_ties_and_accepts_ranks() -> None:
+    from scipy.stats import spearmanr
+
+    from loghunt.ensemble.normalize import self_percentiles
+
+    rng = np.random.default_rng(3)
+    scores = {"a": rng.integers(0, 5, 400).astype(float), "b": rng.normal(size=400)}
+    scores["c"] = scores["a"] + rng.integers(0, 2, 400)
+    agree = agreement(scores, 0.1)
+    expected = spearmanr(np.column_stack(list(scores.values()))).statistic
+    np.testing.assert_allclose(agree.spearman, expected, atol=1e-12)
+    ranks = np.column_stack([self_percentiles(v)[0] for v in scores.values()])
+    np.testing.assert_allclose(agreement(scores, 0.1, ranks).spearman, expected, atol=1e-12)

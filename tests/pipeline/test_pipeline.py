@@ -79,3 +79,15 @@ def test_labels_to_bool_understands_common_label_styles() -> None:
         False,
     ]
     assert labels_to_bool(pl.Series([0, 1, None])).tolist() == [False, True, False]
+
+
+def test_reference_size_bounds_the_neighbour_index(events: pl.DataFrame) -> None:
+    sampled = Pipeline(reference_size=500).fit(events)
+    assert sampled.ensemble_.index_ is not None
+    assert sampled.ensemble_.index_.n_reference_ == 500
+    assert sampled.ensemble_.get_config()["reference_size"] == 500
+    whole = Pipeline(reference_size=events.height).fit(events)
+    assert whole.ensemble_.index_ is not None
+    assert whole.ensemble_.index_.n_reference_ == events.height
+    with pytest.raises(ConfigError, match="reference_size"):
+        Pipeline(reference_size=1).fit(events)

@@ -8,6 +8,8 @@ from numpy.typing import NDArray
 #: A new value beyond every training value counts as half a training row: its tail
 #: probability is then below the most extreme training row's, yet finite.
 _UNSEEN_COUNT = 0.5
+#: Relative size below which a mean of cubes computed as d * d * d is recomputed as d ** 3.
+_CUBE_MARGIN = 1e-12
 
 
 def sorted_columns(data: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -70,8 +72,16 @@ def skew_sign(data: NDArray[np.float32]) -> NDArray[np.float64]:
         column = data[:, j].astype(np.float64)
         mean = column.mean()
         deviation = column - mean
-        m2 = np.mean(deviation**2)
+        squared = deviation * deviation
+        m2 = np.mean(squared)
         if m2 <= (np.finfo(np.float64).resolution * mean) ** 2:
             continue
-        signs[j] = np.sign(np.mean(deviation**3))
+        # d * d * d is ~25x faster than d ** 3 (a pow call per value) and differs from it by
+        # a few units in the last place per value: its mean has the same sign unless it is
+        # that close to zero, where the exact cubes decide, as before.
+        cubed = squared * deviation
+        m3 = np.mean(cubed)
+        if abs(m3) <= _CUBE_MARGIN * np.mean(np.abs(cubed)):
+            m3 = np.mean(deviation**3)
+        signs[j] = np.sign(m3)
     return signs

@@ -84,6 +84,7 @@ class AutoEncoderDetector(Detector):
     """
 
     name: ClassVar[str] = "autoencoder"
+    fits_in_threads: ClassVar[bool] = False
     _fitted_attrs: ClassVar[tuple[str, ...]] = (
         "train_scores_",
         "n_features_in_",

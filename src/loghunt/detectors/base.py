@@ -38,6 +38,9 @@ class Detector(ABC):
     uses_neighbors: ClassVar[bool] = False
     #: Fitted attributes that :meth:`to_arrays` writes and :meth:`from_arrays` restores.
     _fitted_attrs: ClassVar[tuple[str, ...]] = ("train_scores_", "n_features_in_")
+    #: False when fitting draws from process-wide state (the global NumPy or torch random
+    #: generator): such detectors are fitted one after another, never beside each other.
+    fits_in_threads: ClassVar[bool] = True
 
     train_scores_: Scores
     n_features_in_: int

@@ -131,6 +131,7 @@ class IForestDetector(Detector):
         walk = partial(
             self._score_block,
             self.feature_.astype(dtype),
+            _floor_float32(self.threshold_),
             self.children_.astype(dtype),
             self.roots_.astype(dtype),
         )
@@ -169,6 +170,7 @@ class IForestDetector(Detector):
     def _score_block(
         self,
         feature: NDArray[np.integer[Any]],
+        thresholds: NDArray[np.float32],
         children: NDArray[np.integer[Any]],
         roots: NDArray[np.integer[Any]],
         block: NDArray[np.float32],
@@ -181,7 +183,7 @@ class IForestDetector(Detector):
         cell = np.empty_like(node)
         step = np.empty_like(node)
         value = np.empty(node.shape, dtype=np.float32)
-        threshold = np.empty(node.shape, dtype=np.float64)
+        threshold = np.empty(node.shape, dtype=np.float32)
         go_right = np.empty(node.shape, dtype=bool)
         # Leaves point to themselves, so every row can take max_depth_ steps without masks;
         # preallocated buffers keep the walk to a few array passes per level. Every index is
@@ -190,7 +192,7 @@ class IForestDetector(Detector):
             np.take(feature, node, out=cell, mode="clip")
             cell += row_start
             np.take(flat, cell, out=value, mode="clip")
-            np.take(self.threshold_, node, out=threshold, mode="clip")
+            np.take(thresholds, node, out=threshold, mode="clip")
             np.greater(value, threshold, out=go_right)
             node *= 2
             node += go_right
@@ -201,6 +203,26 @@ class IForestDetector(Detector):
             return np.ones(n_rows, dtype=np.float64)
         scores: Scores = np.exp2(-depth / self.normalizer_)
         return scores
+
+
+def _floor_float32(thresholds: NDArray[np.float64]) -> NDArray[np.float32]:
+    """The largest float32 at or below each threshold.
+
+    For a float32 value ``v``, ``v > t`` exactly when ``v > floor32(t)``; comparing float32
+    with float32 skips converting every gathered value to float64 (~12% of the walk).
+
+    >>> t = np.array([0.1, 2.0, -np.inf])
+    >>> f = _floor_float32(t)
+    >>> bool(np.all(f.astype(np.float64) <= t)), f[1]
+    (True, np.float32(2.0))
+    >>> v = np.float32([0.1])  # 0.10000000149..., above the float64 threshold 0.1
+    >>> bool((v > t[:1])[0]), bool((v > f[:1])[0])
+    (True, True)
+    """
+    floor = thresholds.astype(np.float32)
+    above = floor.astype(np.float64) > thresholds
+    floor[above] = np.nextafter(floor[above], np.float32(-np.inf))
+    return floor
 
 
 def _node_depths(left: NDArray[np.intp], right: NDArray[np.intp]) -> NDArray[np.float64]:

@@ -90,6 +90,7 @@ class PyODDetector(Detector):
     """
 
     name: ClassVar[str] = "pyod"
+    fits_in_threads: ClassVar[bool] = False
 
     model_: Any
 

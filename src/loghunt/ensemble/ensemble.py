@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import inspect
+import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from typing import Any, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from threadpoolctl import threadpool_limits
 
 from loghunt.detectors import detector_class, make_detector
 from loghunt.detectors._neighbors import NeighborDetector
@@ -21,6 +25,11 @@ from loghunt.index.graph import NeighborGraph
 Scores = NDArray[np.float64]
 #: Key of the shared neighbour search in ``fit_seconds_``.
 GRAPH_LABEL = "neighbour graph"
+#: Matrices with fewer cells (rows x features) fit one detector after another by default:
+#: below ~50,000 rows of ~40 features, starting threads gains less than it costs.
+PARALLEL_MIN_CELLS = 2_000_000
+#: Most threads a default fit uses.
+MAX_DEFAULT_JOBS = 4
 
 
 class DetectorEnsemble:
@@ -36,6 +45,14 @@ class DetectorEnsemble:
     n_neighbors : neighbours for every neighbour-based detector unless overridden.
     metric : distance of the shared graph: ``"l2"``, ``"cosine"`` or ``"ip"``.
     detector_params : per-label keyword overrides, e.g. ``{"lof": {"n_neighbors": 35}}``.
+    reference_size : most rows the shared neighbour index holds: every row up to it, a random
+        sample of it above. Default: every row up to 200,000, a 100,000-row sample above
+        (:func:`loghunt.index.build_graph`).
+    n_jobs : threads that fit detectors side by side, each with one BLAS/OpenMP thread,
+        once the shared graph is built (on every core). Default: one per core (at most
+        :data:`MAX_DEFAULT_JOBS`) from :data:`PARALLEL_MIN_CELLS` matrix cells up, else 1.
+        Scores do not depend on it (up to float rounding of multi-threaded BLAS), so it is
+        not part of :meth:`get_config`. Scoring (:meth:`score`) is not threaded.
 
     Examples
     --------
@@ -53,12 +70,16 @@ class DetectorEnsemble:
         metric: str = "l2",
         random_state: int = 0,
         detector_params: Mapping[str, Mapping[str, Any]] | None = None,
+        n_jobs: int | None = None,
+        reference_size: int | None = None,
     ) -> None:
         self.detectors = tuple(detectors)
         self.n_neighbors = n_neighbors
         self.metric = metric
         self.random_state = random_state
         self.detector_params = dict(detector_params or {})
+        self.n_jobs = n_jobs
+        self.reference_size = reference_size
 
     def fit(self, X: ArrayLike) -> DetectorEnsemble:
         data = check_matrix(X)
@@ -73,25 +94,85 @@ class DetectorEnsemble:
             (_n_neighbors(d) for d in self.detectors_.values() if self._shares_graph(d)),
             default=0,
         )
-        graph: NeighborGraph | None = None
         self.index_: NeighborIndex | None = None
-        #: Seconds spent per detector label, plus GRAPH_LABEL for the shared search.
+        #: Seconds spent per detector label, plus GRAPH_LABEL for the shared search: each
+        #: step's own wall time (with ``n_jobs_ > 1``, detectors ran side by side).
         self.fit_seconds_: dict[str, float] = {}
         if self.k_:
             self.k_ = min(self.k_, data.shape[0] - 1)
+        #: Threads the detectors were fitted on (1: one after another).
+        self.n_jobs_ = self._resolve_jobs(data)
+        graph: NeighborGraph | None = None
+        if self.k_:
+            # The shared search comes first, on every core FAISS may use: its readers need
+            # it, and it is the longest step (split among threads beside the detectors, a
+            # one-thread search left the other cores idle once they were done).
             started = time.perf_counter()
             self.index_, graph = build_graph(
-                data, self.k_, metric=self.metric, random_state=self.random_state
+                data,
+                self.k_,
+                metric=self.metric,
+                random_state=self.random_state,
+                **_reference_rows(self.reference_size),
             )
             self.fit_seconds_[GRAPH_LABEL] = time.perf_counter() - started
-        self.train_scores_ = {}
-        for label, det in self.detectors_.items():
-            started = time.perf_counter()
-            det.fit(data, graph=graph if self._shares_graph(det) else None)
-            self.train_scores_[label] = det.train_scores_
-            self.fit_seconds_[label] = time.perf_counter() - started
+        groups = self._groups()
+        if self.n_jobs_ == 1:
+            for group in groups:
+                self._fit_group(group, data, graph)
+        else:
+            # Each worker runs its BLAS and OpenMP calls on one thread, so that n_jobs_
+            # workers keep n_jobs_ cores busy without oversubscribing them.
+            with (
+                threadpool_limits(limits=1, user_api="blas"),
+                ThreadPoolExecutor(self.n_jobs_, thread_name_prefix="loghunt-fit") as pool,
+            ):
+                jobs = [pool.submit(self._fit_group, g, data, graph, True) for g in groups]
+                for job in jobs:
+                    job.result()
+        # Reported in the detectors' order, whatever order they finished in.
+        self.fit_seconds_ = {
+            label: self.fit_seconds_[label]
+            for label in (GRAPH_LABEL, *self.detectors_)
+            if label in self.fit_seconds_
+        }
+        self.train_scores_ = {label: d.train_scores_ for label, d in self.detectors_.items()}
         self.n_features_in_ = data.shape[1]
         return self
+
+    def _resolve_jobs(self, data: NDArray[np.float32]) -> int:
+        """Threads for this fit: ``n_jobs``, or by default as many as cores for large data."""
+        if self.n_jobs is not None:
+            return max(1, int(self.n_jobs))
+        if data.size < PARALLEL_MIN_CELLS or len(self.detectors_) < 2:
+            return 1
+        return max(1, min(_cores(), len(self.detectors_), MAX_DEFAULT_JOBS))
+
+    def _groups(self) -> list[list[str]]:
+        """Labels in groups fitted in order, each group by one worker.
+
+        Detectors that must not run beside each other form the first group; every other
+        detector is a group of its own, in the detectors' order.
+        """
+        serial = [k for k, d in self.detectors_.items() if not d.fits_in_threads]
+        alone = [[k] for k in self.detectors_ if k not in serial]
+        return [serial, *alone] if serial else alone
+
+    def _fit_group(
+        self,
+        group: list[str],
+        data: NDArray[np.float32],
+        graph: NeighborGraph | None,
+        worker: bool = False,
+    ) -> None:
+        """Fit one group of detectors, each timed on its own."""
+        # A worker's OpenMP setting is its own (FAISS's included): one thread each.
+        with threadpool_limits(limits=1, user_api="openmp") if worker else nullcontext():
+            for label in group:
+                started = time.perf_counter()
+                det = self.detectors_[label]
+                det.fit(data, graph=graph if self._shares_graph(det) else None)
+                self.fit_seconds_[label] = time.perf_counter() - started
 
     def score(self, X: ArrayLike) -> dict[str, Scores]:
         """Raw scores of new rows per detector (their neighbours searched once)."""
@@ -133,6 +214,7 @@ class DetectorEnsemble:
             "metric": self.metric,
             "random_state": self.random_state,
             "detector_params": {k: dict(v) for k, v in self.detector_params.items()},
+            "reference_size": self.reference_size,
         }
 
     @classmethod
@@ -189,5 +271,22 @@ class DetectorEnsemble:
         return detector.uses_neighbors and getattr(detector, "metric", None) == self.metric
 
 
+def _cores() -> int:
+    """Cores this process may run on (containers restrict the affinity)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _n_neighbors(detector: Detector) -> int:
     return int(getattr(detector, "n_neighbors", 0))
+
+
+class _ReferenceRows(TypedDict, total=False):
+    reference_size: int
+    reference_threshold: int
+
+
+def _reference_rows(size: int | None) -> _ReferenceRows:
+    """build_graph's arguments for a reference of at most ``size`` rows (None: its default)."""
+    return {} if size is None else {"reference_size": size, "reference_threshold": size}

@@ -34,6 +34,34 @@ def percentile_scores(
     return out
 
 
+def self_percentiles(
+    train_scores: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``percentile_scores(train_scores, train_scores)`` and the sorted training scores.
+
+    The scores against themselves need one sort: each run of tied values spans the ranks
+    ``[start, end)`` of the sorted array, so its percentile is ``(start + end) / (2 n)``.
+
+    >>> pct, ordered = self_percentiles(np.array([3.0, 1.0, 3.0, 2.0]))
+    >>> pct, ordered
+    (array([0.75 , 0.125, 0.75 , 0.375]), array([1., 2., 3., 3.]))
+    """
+    values = np.asarray(train_scores, dtype=np.float64)
+    order = np.argsort(values)
+    ordered = values[order]
+    n = ordered.size
+    if n == 0 or np.isnan(ordered[-1]):  # NaN never equals itself: keep the binary searches
+        return percentile_scores(ordered, values, presorted=True), ordered
+    starts_run = np.empty(n, dtype=bool)
+    starts_run[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
+    starts = np.flatnonzero(starts_run)
+    bounds = starts + np.append(starts[1:], n)  # start + end of each run of ties
+    out = np.empty(n, dtype=np.float64)
+    out[order] = bounds[np.cumsum(starts_run) - 1] / (2.0 * n)
+    return out, ordered
+
+
 # Standardised scores are clipped: one detector's extreme value (LOF reaches 1e6 on
 # duplicates) must not outvote all the others, and far below normal means nothing.
 Z_CLIP = (-3.0, 10.0)
