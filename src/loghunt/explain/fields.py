@@ -10,7 +10,7 @@ findings costs array operations and one formatted sentence per reason, no lookup
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -95,9 +95,7 @@ class FeatureMeta:
 
 def describe_features(featurizer: Featurizer) -> list[FeatureMeta]:
     """One :class:`FeatureMeta` per feature column of a fitted featurizer."""
-    # The featurizer keeps (family, feature name) per column; its families hold the baseline
-    # counts and scalers the sentences quote.
-    owners: Sequence[tuple[Any, str]] = featurizer._owner
+    owners = featurizer.feature_owners()
     metas = [_meta(featurizer, j, family, name) for j, (family, name) in enumerate(owners)]
     rare = {f.column for f, _ in owners if isinstance(f, CategoricalColumn)}
     return [

@@ -292,6 +292,12 @@ class Featurizer:
         return work.sort(ORDER)
 
     # -- explanations ----------------------------------------------------------------------
+    def feature_owners(self) -> list[tuple[Any, str]]:
+        """``(family, feature name)`` of each feature column: the family holds the baseline
+        (counts, scalers) that explanations quote."""
+        self._check_fitted()
+        return list(self._owner)
+
     def describe_value(self, feature_index: int, row_values: Mapping[str, Any]) -> str:
         """A sentence about what feature ``feature_index`` says of one raw event.
 
