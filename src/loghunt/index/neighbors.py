@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from loghunt.errors import ConfigError, NotFittedError
 from loghunt.index._validation import check_matrix
 from loghunt.index.graph import METRICS, NeighborGraph
-from loghunt.index.threads import ONE_THREAD_PAIRS, one_faiss_thread
+from loghunt.index.threads import ONE_THREAD_PAIRS, blas_distances, one_faiss_thread
 
 Int64s = NDArray[np.int64]
 Float32s = NDArray[np.float32]
@@ -324,7 +324,8 @@ class NeighborIndex:
         lists = self._searched_lists(data)
         with one_faiss_thread(self._is_small(n_new)):  # IVF assigns rows to lists by a search
             if lists is None:
-                self.index_.add(data)
+                with blas_distances():
+                    self.index_.add(data)
             else:  # rows just searched: their nearest lists are known
                 ptr = faiss.swig_ptr
                 self.index_.add_core(n_new, ptr(np.ascontiguousarray(data)), None, ptr(lists))
@@ -427,7 +428,8 @@ class NeighborIndex:
         if self.method_ != "ivf":
             found: tuple[Float32s, NDArray[np.int64]] = self.index_.search(queries, k)
             return found
-        coarse_d, coarse_i = self.index_.quantizer.search(queries, self.index_.nprobe)
+        with blas_distances():
+            coarse_d, coarse_i = self.index_.quantizer.search(queries, self.index_.nprobe)
         if len(queries) < _GROUPED_MIN_QUERIES:
             # A live batch: its normal rows are often added next (novelty mode), and finding
             # their lists again is the quantizer's search: 40 ms per 1,000 rows at 4,000 lists.
