@@ -97,6 +97,9 @@ def parse_args() -> argparse.Namespace:
         "--clients", default="1,2", help="concurrent HTTP connections, one table per count"
     )
     parser.add_argument("--seconds", type=float, default=20.0, help="per batch size")
+    parser.add_argument("--workers", type=int, default=1, help="the service's request threads")
+    parser.add_argument("--no-consumer", dest="consumer", action="store_false")
+    parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--consumer-events", type=int, default=30_000)
     parser.add_argument("--out", default=str(RESULTS / "service.md"))
     return parser.parse_args()
@@ -125,10 +128,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "fit_seconds": fit_seconds,
         "clients": [int(c) for c in args.clients.split(",")],
         "store": describe_store(model, new, work),
-        "profile": profile(model, new, work),
+        "workers": args.workers,
+        "profile": profile(model, new, work) if args.profile else {},
     }
     report["http"] = bench_http(model, new, work, args)
-    report["consumer"] = bench_consumer(model, new[: args.consumer_events], work)
+    report["consumer"] = (
+        bench_consumer(model, new[: args.consumer_events], work) if args.consumer else None
+    )
     report["load_after"] = os.getloadavg()[0]
     return report
 
@@ -182,6 +188,7 @@ def bench_http(
     env = {**os.environ, "LOGHUNT_TOKEN": TOKEN}
     command = [sys.executable, "-m", "loghunt.cli", "serve", str(model), "--port", str(port)]
     command += ["--state-dir", str(work / "state"), "--queue", "64"]
+    command += ["--workers", str(args.workers)]
     with log.open("wb") as out:
         server = subprocess.Popen(command, stdout=out, stderr=out, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -423,10 +430,12 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
         store_line(report["store"]),
         "",
-        "## HTTP (`loghunt serve`, learning on, loopback, clients in a second process)",
+        f"## HTTP (`loghunt serve --workers {report['workers']}`, learning on, loopback, "
+        "clients in a second process)",
         "",
         "With one client, latency is the service's time per request; with two, a request also",
-        "waits for the one being scored (batches are scored one at a time).",
+        "waits for the one being scored (batches are scored one at a time; a second request",
+        "thread, with --workers 2, would read the next body meanwhile).",
         "",
         "| clients | batch | requests | events/s | p50 ms | p95 ms | p99 ms | 429s |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -438,25 +447,32 @@ def to_markdown(report: dict[str, Any]) -> str:
                 f"{row['events_per_s']:,.0f} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | "
                 f"{row['p99_ms']:.1f} | {row['refused']} |"
             )
-    consumer = report["consumer"]
+    lines += consumer_lines(report["consumer"]) + profile_lines(report["profile"])
+    return "\n".join(lines) + "\n"
+
+
+def consumer_lines(consumer: dict[str, Any] | None) -> list[str]:
+    if not consumer:
+        return []
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in consumer["parts_s"].items())
-    lines += [
+    return [
         "",
         "## Consumer (Redis Streams -> JSONL sink, fsync, learning on, 1,000-message batches)",
         "",
         f"{consumer['events']:,} events in {consumer['seconds']:.1f} s: "
         f"**{consumer['events_per_s']:,.0f} events/s** ({parts}).",
-        "",
-        "## Where one batch spends its time (in-process, median of 7 batches, ms)",
-        "",
     ]
-    names = list(next(iter(report["profile"].values())))
-    header = " | ".join(report["profile"])
-    lines += [f"| step | {header} |", "|---|" + "---:|" * len(report["profile"])]
+
+
+def profile_lines(profile: dict[str, Any]) -> list[str]:
+    if not profile:
+        return []
+    lines = ["", "## Where one batch spends its time (in-process, median of 7 batches, ms)", ""]
+    names = list(next(iter(profile.values())))
+    lines += [f"| step | {' | '.join(profile)} |", "|---|" + "---:|" * len(profile)]
     for name in names:
-        cells = " | ".join(f"{v[name] * 1000:.1f}" for v in report["profile"].values())
-        label = name.replace("  ", "&nbsp;&nbsp;")
-        lines.append(f"| {label} | {cells} |")
+        cells = " | ".join(f"{v[name] * 1000:.1f}" for v in profile.values())
+        lines.append(f"| {name.replace('  ', '&nbsp;&nbsp;')} | {cells} |")
     lines += [
         "",
         "Scores come from the model's own `Pipeline.score` (the batch CLI's code); the service",
@@ -465,7 +481,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         "queue hand-off and, for a 1-event batch, the pipeline's fixed cost per call",
         "(benchmarks/score_latency.py measures it: about 14 ms in-process).",
     ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 if __name__ == "__main__":

@@ -309,6 +309,9 @@ def serve(
     explain_top: _ExplainTop = 10,
     max_events: Annotated[int, typer.Option(help="Most events per request.")] = 10_000,
     queue: Annotated[int, typer.Option(help="Requests queued before 429.")] = 32,
+    workers: Annotated[
+        int, typer.Option(help="Request threads (scoring itself runs one batch at a time).")
+    ] = 1,
 ) -> None:
     """Serve POST /v1/score, /healthz, /readyz and /metrics for a saved model."""
     from loghunt.service.server import StoreOptions
@@ -327,6 +330,7 @@ def serve(
             store=options,
             max_events=max_events,
             queue_capacity=queue,
+            workers=workers,
         )
     )
 

@@ -63,6 +63,7 @@ def serve(
     max_body_bytes: int = 16 << 20,
     max_events: int = 10_000,
     queue_capacity: int = 32,
+    workers: int = 1,
 ) -> None:
     """Run the HTTP API until SIGINT/SIGTERM; the store is saved on the way out."""
     try:
@@ -79,6 +80,7 @@ def serve(
         max_body_bytes=max_body_bytes,
         max_events=max_events,
         queue_capacity=queue_capacity,
+        workers=workers,
     )
     out = make_sink(sink) if sink else None
     service = ScoringService(Scorer(online), settings, out)
