@@ -82,9 +82,14 @@ def test_overhead_law_separates_fixed_from_growing_cost() -> None:
     sizes = (2_000, 8_000, 32_000)
     linear = fit_overhead_law(sizes, [0.2 + 1e-5 * n for n in sizes])
     assert linear.overhead == pytest.approx(0.2, rel=0.01) and linear.exponent == 1.0
+    # Steeper growth is believed only where it fits better than timing noise allows (a few %
+    # over the probes): clearly superlinear, if less steep than the exact curve.
     quadratic = fit_overhead_law(sizes, [0.1 + 1e-9 * n**2 for n in sizes])
-    assert quadratic.exponent == pytest.approx(2.0, abs=0.1)
-    assert quadratic(128_000) == pytest.approx(0.1 + 1e-9 * 128_000**2, rel=0.1)
+    assert 1.5 <= quadratic.exponent <= 2.0
+    assert quadratic(128_000) == pytest.approx(0.1 + 1e-9 * 128_000**2, rel=0.5)
+    # A fixed cost with one noisy larger probe (Isolation Forest on a busy machine) stays
+    # linear instead of extrapolating the noise as ^1.5.
+    assert fit_overhead_law(sizes, [0.201, 0.165, 0.276]).exponent == 1.0
     shrinking = fit_overhead_law(sizes, [0.5, 0.45, 0.4])
     assert shrinking.coefficient == 0.0 and 0.4 < shrinking(1e6) < 0.5
     # Noise around a fixed cost: no steep sliver of growth that would explode at 1M rows.
@@ -171,18 +176,19 @@ def test_probes_follow_the_full_runs_regime(matrix: np.ndarray) -> None:
     rod, kmeans = plan.entries
     assert rod.parts[0].name == "learn" and rod.parts[0].full_size == 500
     assert rod.parts[0].sizes == (250, 500)  # the 1,000-row probe learnt from 500 rows
+    assert rod.parts[1].sizes == (250, 1_000)  # scoring: every row
     assert kmeans.parts[0].full_size == matrix.shape[0]  # below kmeans' 100,000-row sample
 
 
 def test_probes_use_the_approximate_solver_when_the_run_will() -> None:
-    from loghunt.ensemble.planner import _DetectorRunner, _Settings
+    from loghunt.ensemble.plan_runners import DetectorRunner, ProbeSettings
     from loghunt.ensemble.presets import parse_detector_spec
 
-    settings = _Settings(20, "l2", 0, {})
+    settings = ProbeSettings(20, "l2", 0, {})
 
-    def runner(name: str, n: int) -> _DetectorRunner:
+    def runner(name: str, n: int) -> DetectorRunner:
         spec = parse_detector_spec(name)
-        return _DetectorRunner(spec, settings.make(spec), n, settings)
+        return DetectorRunner(spec, settings.make(spec), n, settings)
 
     X = np.random.default_rng(0).normal(size=(600, 3)).astype("float32")
     assert runner("ocsvm", 300_000).make().fit(X).exact_ is False  # type: ignore[attr-defined]
@@ -193,6 +199,38 @@ def test_probes_use_the_approximate_solver_when_the_run_will() -> None:
     # Warm-up runs on 128 rows use the exact solver: the approximate one costs more there.
     assert runner("ocsvm", 300_000).make(tiny=True).fit(X).exact_ is True  # type: ignore[attr-defined]
     assert make_detector("kmeans").max_exact == 50_000  # type: ignore[attr-defined]
+
+
+def test_a_single_probe_is_fitted_with_the_warm_up_where_it_ran_in_regime(
+    matrix: np.ndarray,
+) -> None:
+    from loghunt.ensemble.plan_runners import DetectorRunner, ProbeSettings
+    from loghunt.ensemble.presets import parse_detector_spec
+
+    settings = ProbeSettings(20, "l2", 0, {})
+
+    def runner(name: str, n: int) -> DetectorRunner:
+        spec = parse_detector_spec(name)
+        return DetectorRunner(spec, settings.make(spec), n, settings)
+
+    ecod = runner("ecod", 100_000)
+    tiny, probe = {"fit": 0.011, "score": 0.001}, {"fit": 0.06, "score": 0.01}
+    learn, score = ecod.parts([128, 1_000], [tiny, probe], warm=1)
+    # The warm-up's 128 rows tell the fixed cost of learning from the growing one ...
+    assert learn.sizes == (128, 1_000) and learn.warm_points == 1
+    assert learn.law().exponent == 1.0 and learn.law().overhead == pytest.approx(0.0041, 0.05)
+    assert score.sizes == (1_000,)  # ... but its per-call costs would inflate the per-row ones
+    # Nor does it count as a probed size for the conservative forecast.
+    assert learn.upper(0.0) >= learn.law()(1_000) * 100
+    # Growing faster than linearly from it, it tells no fixed cost: the probe stands alone.
+    (learn, _) = ecod.parts([128, 1_000], [{"fit": 1e-4, "score": 0.0}, probe], warm=1)
+    assert learn.sizes == (1_000,) and learn.warm_points == 0
+    # It is left out where the warm-up used another solver than the run will.
+    assert runner("kmeans", 300_000).warm_up_in_regime is False
+    assert runner("kmeans", 40_000).warm_up_in_regime is True
+    # In a real plan, scoring is fitted on the real probe only.
+    (entry,) = plan_detectors(matrix, ("ecod",), sizes=[1_000]).entries
+    assert entry.parts[1].sizes == (1_000,) and entry.parts[0].sizes[-1] == 1_000
 
 
 def test_graph_probes_above_the_query_sample_still_forecast(matrix: np.ndarray) -> None:

@@ -117,19 +117,20 @@ class DetectorEnsemble:
             )
             self.fit_seconds_[GRAPH_LABEL] = time.perf_counter() - started
         groups = self._groups()
-        if self.n_jobs_ == 1:
-            for group in groups:
-                self._fit_group(group, data, graph)
-        else:
-            # Each worker runs its BLAS and OpenMP calls on one thread, so that n_jobs_
-            # workers keep n_jobs_ cores busy without oversubscribing them.
-            with (
-                threadpool_limits(limits=1, user_api="blas"),
-                ThreadPoolExecutor(self.n_jobs_, thread_name_prefix="loghunt-fit") as pool,
-            ):
-                jobs = [pool.submit(self._fit_group, g, data, graph, True) for g in groups]
-                for job in jobs:
-                    job.result()
+        # BLAS on one thread: n_jobs_ workers then keep n_jobs_ cores busy without
+        # oversubscribing them, and one after another the fits take what the planner's
+        # probes measured (two BLAS threads on a busy 2-core host made PCA, OCSVM and
+        # Mahalanobis fits 1.5-8x slower, at random).
+        with threadpool_limits(limits=1, user_api="blas"):
+            if self.n_jobs_ == 1:
+                for group in groups:
+                    self._fit_group(group, data, graph)
+            else:
+                # Each worker also runs its OpenMP calls on one thread (see _fit_group).
+                with ThreadPoolExecutor(self.n_jobs_, thread_name_prefix="loghunt-fit") as pool:
+                    jobs = [pool.submit(self._fit_group, g, data, graph, True) for g in groups]
+                    for job in jobs:
+                        job.result()
         # Reported in the detectors' order, whatever order they finished in.
         self.fit_seconds_ = {
             label: self.fit_seconds_[label]

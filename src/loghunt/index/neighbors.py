@@ -195,8 +195,9 @@ class NeighborIndex:
         rng = np.random.default_rng(self.random_state)
         n_train = min(n, 40 * nlist)
         train = data if n_train == n else data[np.sort(rng.choice(n, n_train, replace=False))]
-        self.index_.train(train)
-        self.index_.add(data)
+        with blas_distances():  # k-means and list assignment: nearest centres only
+            self.index_.train(train)
+            self.index_.add(data)
         # The direct map lets reconstruct() return rows by number (self graph, exact repair).
         self.index_.make_direct_map()
         rows = self._tuning_rows(n)
