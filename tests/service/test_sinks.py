@@ -138,3 +138,15 @@ def test_ocsf_sink_writes_detection_findings_once(
     assert {f["class_uid"] for f in findings} == {2004}
     flagged = {r["finding_id"] for r in batch.results() if r["flagged"]}
     assert {f["finding_info"]["uid"] for f in findings} == flagged
+
+
+def test_jsonl_sink_remembers_only_the_most_recent_ids(tmp_path: Path) -> None:
+    path = tmp_path / "findings.jsonl"
+    sink = JsonlSink(path, remember=3)
+    assert sink.write_records([{"finding_id": f"f{i}"} for i in range(5)]) == 5
+    assert sink.write_records([{"finding_id": "f4"}, {"finding_id": "f2"}]) == 0  # recent
+    assert len(sink) == 3
+    sink.close()
+    again = JsonlSink(path, remember=3)  # reopened: the file's last ids are remembered
+    assert again.write_records([{"finding_id": "f3"}, {"finding_id": "f9"}]) == 1
+    again.close()

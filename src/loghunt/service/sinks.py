@@ -15,6 +15,7 @@ import logging
 import os
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,7 +54,9 @@ class JsonlSink:
 
     Opening an existing file reads the ids it holds and cuts a torn last line (a crash in
     the middle of a write), so a restarted consumer that rescores redelivered events never
-    writes a finding twice.
+    writes a finding twice. Only the ``remember`` most recent ids are kept (about 100 bytes
+    each): redelivered events are recent ones, and a sink that runs for months must not grow
+    without bound.
 
     Examples
     --------
@@ -74,12 +77,17 @@ class JsonlSink:
         path: str | os.PathLike[str],
         fsync: bool = True,
         key: Callable[[Record], str] = lambda record: str(record[FINDING_ID]),
+        remember: int = 1_000_000,
     ) -> None:
+        if remember < 1:
+            raise ConfigError(f"remember must be at least 1, got {remember}")
         self.path = Path(path)
         self.fsync = fsync
         self.key = key
+        self.remember = remember
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._seen = _recover(self.path, key)
+        self._order = deque(_recover(self.path, key, remember))
+        self._seen = set(self._order)
         self._fh = self.path.open("ab")
 
     def __len__(self) -> int:
@@ -94,7 +102,7 @@ class JsonlSink:
         for record in records:
             fid = self.key(record)
             if fid not in self._seen:
-                self._seen.add(fid)
+                self._note(fid)
                 lines.append(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY))
         if lines:
             self._fh.write(b"\n".join(lines) + b"\n")
@@ -106,19 +114,28 @@ class JsonlSink:
     def close(self) -> None:
         self._fh.close()
 
+    def _note(self, fid: str) -> None:
+        """Remember ``fid``, forgetting the oldest id past ``remember``."""
+        if fid in self._seen:
+            return
+        self._seen.add(fid)
+        self._order.append(fid)
+        if len(self._order) > self.remember:
+            self._seen.discard(self._order.popleft())
 
-def _recover(path: Path, key: Callable[[Record], str]) -> set[str]:
-    """Ids already in the file; a torn last line is cut off."""
+
+def _recover(path: Path, key: Callable[[Record], str], keep: int) -> deque[str]:
+    """The ids of the file's last ``keep`` records, in order; a torn last line is cut off."""
+    seen: deque[str] = deque(maxlen=keep)
     if not path.exists():
-        return set()
-    seen: set[str] = set()
+        return seen
     good = 0
     with path.open("rb") as fh:
         for line in fh:
             if not line.endswith(b"\n"):
                 break
             try:
-                seen.add(key(orjson.loads(line)))
+                seen.append(key(orjson.loads(line)))
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 break
             good += len(line)
