@@ -28,7 +28,7 @@ class StoreOptions:
     learn: bool = True
     max_events: int = 1_000_000
     max_age_s: float | None = None
-    persist_every_s: float = 60.0
+    persist_every_s: float = 600.0
     #: Per batch, besides flagged events, explain this many of the highest scored.
     explain_top: int = 10
 
