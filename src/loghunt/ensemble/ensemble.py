@@ -153,10 +153,14 @@ class DetectorEnsemble:
         """Labels in groups fitted in order, each group by one worker.
 
         Detectors that must not run beside each other form the first group; every other
-        detector is a group of its own, in the detectors' order.
+        detector is a group of its own, in the detectors' order except that those reading the
+        shared graph come last: they take a fraction of a second, so ending on them keeps
+        workers from idling while one finishes a long fit.
         """
         serial = [k for k, d in self.detectors_.items() if not d.fits_in_threads]
-        alone = [[k] for k in self.detectors_ if k not in serial]
+        rest = [k for k in self.detectors_ if k not in serial]
+        readers = [k for k in rest if self._shares_graph(self.detectors_[k])]
+        alone = [[k] for k in rest if k not in readers] + [[k] for k in readers]
         return [serial, *alone] if serial else alone
 
     def _fit_group(
