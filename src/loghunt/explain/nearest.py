@@ -13,7 +13,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from loghunt.index import NeighborIndex
-from loghunt.index.threads import ONE_THREAD_PAIRS, one_faiss_thread
 
 Ints = NDArray[np.int64]
 #: Extra neighbours searched in the shared index, since some of them are flagged.
@@ -90,9 +89,9 @@ def _search_sample(
     if normal.size > reference_size:
         sample = np.sort(rng.choice(normal, reference_size, replace=False))
     wanted = min(k + 1, sample.size)
-    with one_faiss_thread(queries.size * sample.size <= ONE_THREAD_PAIRS):
-        index = NeighborIndex(metric=metric, method="exact").fit(X[sample])
-        positions = index.search(X[queries], wanted).indices
+    # The index's search runs on one thread when it is small (most live batches).
+    index = NeighborIndex(metric=metric, method="exact").fit(X[sample])
+    positions = index.search(X[queries], wanted).indices
     found = np.where(positions >= 0, sample[np.maximum(positions, 0)], -1)
     flags = np.ones(X.shape[0], dtype=bool)
     flags[sample] = False

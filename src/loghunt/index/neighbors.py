@@ -362,8 +362,7 @@ class NeighborIndex:
         """Whether searching ``n_queries`` rows is too little work to start FAISS's threads."""
         per_query = int(self.n_reference_)
         if self.method_ == "ivf":
-            lists = max(int(getattr(self.index_, "nlist", 1)), 1)
-            per_query = per_query * (self.nprobe_ or 1) // lists
+            per_query = per_query * int(self.index_.nprobe) // max(int(self.index_.nlist), 1)
         elif self.method_ == "hnsw":
             per_query = 32 * (self.ef_search_ or 64)  # ~M distances per visited node
         return n_queries * per_query <= ONE_THREAD_PAIRS

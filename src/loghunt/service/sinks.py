@@ -115,9 +115,7 @@ class JsonlSink:
         self._fh.close()
 
     def _note(self, fid: str) -> None:
-        """Remember ``fid``, forgetting the oldest id past ``remember``."""
-        if fid in self._seen:
-            return
+        """Remember a new ``fid``, forgetting the oldest id past ``remember``."""
         self._seen.add(fid)
         self._order.append(fid)
         if len(self._order) > self.remember:
