@@ -481,8 +481,10 @@ class Pipeline:
         if explainer is None:  # a model saved without one: this batch is the baseline
             explainer = Explainer(top=cfg.explain_top, random_state=cfg.random_state)
             explainer.fit(self.featurizer_, features, events)
-        # The shared index holds the training rows: usable when scoring the training data.
-        index = self.ensemble_.index_ if raw is self.ensemble_.train_scores_ else None
+        # The shared index holds the training rows (or a sample of them, reference_rows_):
+        # usable when scoring the training data.
+        training = raw is self.ensemble_.train_scores_
+        index = self.ensemble_.index_ if training else None
         return explainer.explain(
             events,
             features,
@@ -493,6 +495,7 @@ class Pipeline:
             index=index,
             metric=cfg.metric,
             space=X,
+            index_rows=getattr(self.ensemble_, "reference_rows_", None) if training else None,
         )
 
     def _precision_recall(

@@ -148,6 +148,21 @@ def test_nearest_normal_events_are_unflagged_and_never_the_event_itself() -> Non
     assert (np.sort(got, axis=1) == np.sort(exact, axis=1)).mean() > 0.95
 
 
+def test_nearest_normal_in_an_index_of_sampled_rows_returns_rows_of_the_data() -> None:
+    X = np.random.default_rng(1).normal(size=(400, 4)).astype(np.float32)
+    flags = np.zeros(400, dtype=bool)
+    flags[::7] = True
+    sample = np.sort(np.random.default_rng(2).choice(400, 150, replace=False))
+    index = NeighborIndex(method="exact").fit(X[sample])
+    queries = np.arange(0, 400, 7)
+    near = nearest_normal(X, queries, flags, k=2, index=index, index_rows=sample)
+    assert (near >= 0).all() and not flags[near].any()
+    # The nearest unflagged rows among the sample, in data row numbers.
+    usable = sample[~flags[sample]]
+    d = ((X[queries, None, :] - X[None, usable, :]) ** 2).sum(-1)
+    assert (near == usable[np.argsort(d, axis=1)[:, :2]]).all()
+
+
 def test_nearest_normal_pads_when_few_normal_events_exist() -> None:
     X = np.arange(10, dtype=np.float32).reshape(5, 2)
     flags = np.array([True, True, True, False, True])

@@ -103,6 +103,8 @@ class DetectorEnsemble:
         #: Threads the detectors were fitted on (1: one after another).
         self.n_jobs_ = self._resolve_jobs(data)
         graph: NeighborGraph | None = None
+        #: Rows of the fit data that the shared index holds (None: all of them).
+        self.reference_rows_: NDArray[np.int64] | None = None
         if self.k_:
             # The shared search comes first, on every core FAISS may use: its readers need
             # it, and it is the longest step (split among threads beside the detectors, a
@@ -116,6 +118,7 @@ class DetectorEnsemble:
                 **_reference_rows(self.reference_size),
             )
             self.fit_seconds_[GRAPH_LABEL] = time.perf_counter() - started
+            self.reference_rows_ = graph.reference_rows
         groups = self._groups()
         # BLAS on one thread: n_jobs_ workers then keep n_jobs_ cores busy without
         # oversubscribing them, and one after another the fits take what the planner's

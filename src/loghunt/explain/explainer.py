@@ -157,13 +157,15 @@ class Explainer:
         metric: str = "l2",
         event_id: str = "event_id",
         space: NDArray[np.float32] | None = None,
+        index_rows: Ints | None = None,
     ) -> dict[str, pl.Series]:
         """Full-length ``reasons``, ``reason_details`` and ``nearest_normal`` columns.
 
         ``detectors`` holds each detector's normalised scores in [0, 1] (a vote is a score at
-        or above ``cut``); ``index`` is the ensemble's neighbour index when it indexes exactly
-        the rows of ``space``, the matrix the neighbour search runs in (default: ``X``; the
-        detectors' embeddings when they do not read features). Rows not in ``rows`` get nulls.
+        or above ``cut``); ``index`` is the ensemble's neighbour index when it indexes the rows
+        ``index_rows`` (default: all) of ``space``, the matrix the neighbour search runs in
+        (default: ``X``; the detectors' embeddings when they do not read features). Rows not in
+        ``rows`` get nulls.
         """
         if not hasattr(self, "tails_"):
             raise NotFittedError("Explainer is not fitted; call fit first")
@@ -189,6 +191,7 @@ class Explainer:
             metric,
             self.reference_size,
             self.random_state,
+            index_rows,
         )
         ids = events.get_column(event_id).cast(pl.String)
         neighbours = pl.Series(NEAREST_NORMAL, ids.gather(np.maximum(near.ravel(), 0)))

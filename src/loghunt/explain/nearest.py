@@ -1,10 +1,10 @@
 """Nearest normal events: the unflagged events most like a finding, to read side by side.
 
-When the ensemble's neighbour index holds every scored row (the usual hunt up to 200,000
-events), the findings are searched in it: the same geometry the detectors used. Findings whose
-neighbours are all flagged (a burst of similar attack events), and every finding when the index
-holds only a sample or other rows, are searched in a small exact index over a random sample of
-the unflagged rows.
+When the ensemble's neighbour index holds the scored rows (every one up to 200,000 events, a
+random sample of them above), the findings are searched in it: the same geometry the detectors
+used. Findings whose neighbours are all flagged (a burst of similar attack events), and every
+finding when the index holds other rows, are searched in a small exact index over a random
+sample of the unflagged rows.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ def nearest_normal(
     metric: str = "l2",
     reference_size: int = 20_000,
     random_state: int = 0,
+    index_rows: Ints | None = None,
 ) -> Ints:
     """Row numbers of the ``k`` nearest unflagged rows of each query row; -1 pads.
 
-    ``index``, when given, must index exactly the rows of ``X`` in order.
+    ``index``, when given, must index the rows ``X[index_rows]`` in order (by default every
+    row of ``X``).
 
     Examples
     --------
@@ -45,9 +47,12 @@ def nearest_normal(
     if queries.size == 0 or normal.size == 0 or k < 1:
         return out
     todo = np.arange(queries.size)
-    if index is not None and index.n_reference_ == X.shape[0] and X.shape[0] > 1:
-        wanted = min(k * _OVERSEARCH + 1, X.shape[0])
+    indexed = X.shape[0] if index_rows is None else index_rows.size
+    if index is not None and index.n_reference_ == indexed and indexed > 1:
+        wanted = min(k * _OVERSEARCH + 1, indexed)
         found = index.search(X[queries], wanted).indices
+        if index_rows is not None:
+            found = np.where(found >= 0, index_rows[np.maximum(found, 0)], -1)
         out, complete = _first_normal(found, queries, flags, k)
         todo = np.flatnonzero(~complete)
     if todo.size:
