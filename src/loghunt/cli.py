@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
@@ -18,6 +18,9 @@ from loghunt.ensemble.planner import Plan
 from loghunt.ensemble.presets import split_specs
 from loghunt.errors import LoghuntError
 from loghunt.output.findings import COMBINED, RANK, REASON_DETAILS, REASONS, VOTES, Findings
+
+if TYPE_CHECKING:
+    from loghunt.hunt import HuntOptions
 
 app = typer.Typer(
     add_completion=False,
@@ -76,6 +79,37 @@ def _split(value: str | None) -> tuple[str, ...] | None:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else None
 
 
+def _options(
+    detectors: str | None,
+    preset: str | None,
+    contamination: float,
+    fields: str | None,
+    exclude: str | None,
+    labels: str | None,
+    labels_file: Path | None,
+    min_votes: int | None,
+    normalization: str,
+    space: str,
+    **hunt_only: Any,
+) -> HuntOptions:
+    """The options `hunt` and `fit` share, from their command-line text, plus ``hunt_only``."""
+    from loghunt.hunt import HuntOptions
+
+    return HuntOptions(
+        detectors=split_specs(detectors) if detectors else None,
+        preset=preset,
+        contamination=contamination,
+        fields=_split(fields),
+        exclude=_split(exclude) or (),
+        labels=labels,
+        labels_file=labels_file,
+        min_votes=min_votes,
+        normalization=normalization,
+        space=space,
+        **hunt_only,
+    )
+
+
 @app.command()
 def hunt(
     paths: _Paths,
@@ -112,25 +146,17 @@ def hunt(
     space: _Space = "features",
 ) -> None:
     """Hunt anomalous events in PATHS and write ranked findings to --out."""
-    from loghunt.hunt import HuntOptions, run_hunt
+    from loghunt.hunt import run_hunt
 
-    options = HuntOptions(
-        detectors=split_specs(detectors) if detectors else None,
-        preset=preset,
-        contamination=contamination,
-        fields=_split(fields),
-        exclude=_split(exclude) or (),
-        labels=labels,
-        labels_file=labels_file,
-        min_votes=min_votes,
-        normalization=normalization,
+    options = _options(
+        detectors, preset, contamination, fields, exclude, labels, labels_file, min_votes,
+        normalization, space,
         time_budget=time_budget,
         report=report,
         budget=budget,
         formats=_split(output_format) or (),
         suppress=suppress,
-        space=space,
-    )
+    )  # fmt: skip
     _run(lambda: run_hunt(paths, out_dir, options, progress=err.is_terminal), out_dir, top)
 
 
@@ -228,21 +254,12 @@ def fit(
     space: _Space = "features",
 ) -> None:
     """Learn the baseline in PATHS and save it as a model for `loghunt score`."""
-    from loghunt.hunt import HuntOptions
     from loghunt.model.jobs import run_fit
 
-    options = HuntOptions(
-        detectors=split_specs(detectors) if detectors else None,
-        preset=preset,
-        contamination=contamination,
-        fields=_split(fields),
-        exclude=_split(exclude) or (),
-        labels=labels,
-        labels_file=labels_file,
-        min_votes=min_votes,
-        normalization=normalization,
-        space=space,
-    )
+    options = _options(
+        detectors, preset, contamination, fields, exclude, labels, labels_file, min_votes,
+        normalization, space,
+    )  # fmt: skip
     try:
         report = run_fit(paths, model, options, progress=err.is_terminal)
     except LoghuntError as exc:
