@@ -1,5 +1,5 @@
-"""The fast paths of ECOD/COPOD, GMM, INNE, LODA, CBLOF, Isolation Forest and the IVF search
-give the same numbers as the straightforward computations they replace."""
+"""The fast paths of ECOD/COPOD, GMM, INNE, LODA, CBLOF, Isolation Forest, ROD and the IVF
+search give the same numbers as the straightforward computations they replace."""
 
 from __future__ import annotations
 
@@ -19,9 +19,12 @@ from loghunt.detectors import (
     IForestDetector,
     INNEDetector,
     LODADetector,
+    RODDetector,
+    iforest,
 )
 from loghunt.detectors._ecdf import log_tails, skewed_tail
 from loghunt.detectors.base import score_in_chunks
+from loghunt.detectors.rod import _dense_ranks, _unique_rows
 from loghunt.index import NeighborIndex
 
 
@@ -139,3 +142,89 @@ def test_grouped_ivf_search_equals_faiss_search() -> None:
     np.testing.assert_array_equal(grouped_i, plain_i)
     np.testing.assert_array_equal(grouped_d, plain_d)
     assert index.index_.parallel_mode == 0  # restored after the grouped search
+
+
+def _forest_walk(detector: IForestDetector, X: NDArray[np.float32]) -> NDArray[np.float64]:
+    """Per-row, per-tree descent on the fitted node arrays (the walk's reference)."""
+    threshold = detector.threshold_
+    depth = np.zeros(len(X))
+    for root in detector.roots_:
+        node = np.full(len(X), root)
+        for _ in range(detector.max_depth_):
+            went_right = X[np.arange(len(X)), detector.feature_[node]] > threshold[node]
+            node = detector.children_[2 * node + went_right]
+        depth += detector.path_length_[node]
+    return np.exp2(-depth / detector.normalizer_)
+
+
+@pytest.mark.parametrize("max_samples", [2, 5, 256])
+def test_iforest_top_levels_equal_walking_every_level(
+    max_samples: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    X = _categorical_rows(2_000)  # ties and a constant column: leaves above the third level
+    detector = IForestDetector(n_estimators=30, max_samples=max_samples).fit(X)
+    new = _new_rows(X)
+    np.testing.assert_allclose(detector.train_scores_, _forest_walk(detector, X), rtol=1e-12)
+    np.testing.assert_allclose(detector.score(new), _forest_walk(detector, new), rtol=1e-12)
+    for levels in range(iforest._TOP_LEVELS):
+        monkeypatch.setattr(iforest, "_TOP_LEVELS", levels)
+        np.testing.assert_array_equal(detector.score(X), detector.train_scores_)
+        np.testing.assert_array_equal(detector.score(new[:7]), detector.score(new)[:7])
+
+
+@pytest.mark.parametrize("n_bins", [2, 10, 100])  # 100: past the counted edges, a search
+def test_loda_bins_equal_a_search_of_the_interior_edges(n_bins: int) -> None:
+    X = _categorical_rows()
+    detector = LODADetector(n_bins=n_bins, n_random_cuts=13).fit(X)
+    projected = detector._project(_new_rows(X))
+    # Values exactly on every edge, and beyond both ends.
+    edges = detector.bin_edges_.T
+    projected = np.vstack([projected, edges, edges - 1e-9, edges[[0, -1]] + [[-5.0], [5.0]]])
+    bins = detector._bins(projected)
+    for i in range(detector.n_random_cuts):
+        expected = np.searchsorted(detector.bin_edges_[i, 1:-1], projected[:, i], side="right")
+        np.testing.assert_array_equal(bins[i], expected)
+
+
+def _rod_reference(detector: RODDetector, X: NDArray[np.float32]) -> NDArray[np.float64]:
+    """ROD's score from the fitted state, rows x subspaces, with np.where and einsum."""
+    scaled = (X - detector.center_) / detector.scale_
+    vectors = scaled[:, detector.subspaces_] - detector.medians_
+    lengths = np.sqrt(np.einsum("ijk,ijk->ij", vectors, vectors))
+    norms = np.linalg.norm(detector.medians_, axis=1)
+    cosine = np.einsum("ijk,jk->ij", vectors, detector.medians_) / (lengths * norms)
+    angles = np.arccos(np.clip(cosine, -1.0, 1.0))
+    low1, high1, low2, high2 = detector.angle_ranges_.T
+    first = angles <= np.pi / 2
+    low, high = np.where(first, low1, low2), np.where(first, high1, high2)
+    start, stop = np.where(first, 0.001, np.pi / 2 + 0.001), np.where(first, 0.955, 2.186)
+    g = start + (angles - low) * (stop - start) / (high - low)
+    costs = lengths**3 * np.cos(g) * np.sin(g) ** 2
+    z = 0.6745 * np.abs(costs - detector.cost_median_) / detector.cost_mad_
+    return (1.0 / (1.0 + np.exp(-z))).mean(axis=1)
+
+
+def test_rod_subspace_layout_equals_the_row_layout_formula() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3_000, 9)).astype(np.float32)
+    X[:, 4] = np.round(X[:, 4])  # ties for the distinct rows of the geometric medians
+    detector = RODDetector(max_subspaces=20, max_samples=1_000).fit(X)
+    np.testing.assert_allclose(detector.train_scores_, _rod_reference(detector, X), rtol=1e-9)
+    # A row scores the same alone as in any batch.
+    alone = np.array([detector.score(X[i : i + 1])[0] for i in range(50)])
+    np.testing.assert_array_equal(alone, detector.train_scores_[:50])
+
+
+def test_rod_unique_rows_from_ranks_equal_numpy_unique() -> None:
+    rng = np.random.default_rng(1)
+    points = rng.integers(-2, 3, (4_000, 3)).astype(np.float64)
+    points[::7, 1] = -0.0  # equal to 0.0: the first occurrence represents both
+    ranks, sizes = _dense_ranks(np.ascontiguousarray(points.T))
+    ordered = points[np.lexsort(points.T[::-1])]  # stable: first occurrences lead their group
+    expected = ordered[np.r_[True, (ordered[1:] != ordered[:-1]).any(axis=1)]]
+    np.testing.assert_array_equal(expected, np.unique(points, axis=0))
+    # Too many distinct values for one int64 key: the lexsort path.
+    huge = np.array([2**22, 2**22, 2**22])
+    for unique in (_unique_rows(points, ranks, sizes), _unique_rows(points, ranks, huge)):
+        np.testing.assert_array_equal(unique, expected)
+        np.testing.assert_array_equal(np.signbit(unique), np.signbit(expected))

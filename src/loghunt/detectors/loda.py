@@ -16,6 +16,10 @@ from loghunt.index.graph import NeighborGraph
 
 #: Added to every bin count so that empty bins score finitely (as PyOD does).
 _EMPTY_BIN = 1e-12
+#: Most interior edges counted by comparisons (a binary search beyond, where it is faster).
+_COUNTED_EDGES = 64
+#: Projected values per counting block (rows x n_random_cuts): 256 KiB of float64, in cache.
+_COUNT_VALUES = 32_768
 
 
 @register
@@ -99,14 +103,14 @@ class LODADetector(Detector):
         )
         # Each training row's bin in every projection, found once: it gives the histograms
         # (the same counts as np.histogram) and then the training scores.
-        bins = self._bins(projected)
         self.bin_scores_ = np.empty((self.n_random_cuts, self.n_bins))
         total = np.zeros(data.shape[0], dtype=np.float64)
-        for i in range(self.n_random_cuts):
-            counts = np.bincount(bins[i], minlength=self.n_bins)
+        for i, row_bins in enumerate(self._bins(projected)):
+            index = row_bins.astype(np.intp)  # take and bincount would each convert
+            counts = np.bincount(index, minlength=self.n_bins)
             share = (counts + _EMPTY_BIN) / (counts.sum() + self.n_bins * _EMPTY_BIN)
             self.bin_scores_[i] = -np.log(share)
-            total += self.bin_scores_[i, bins[i]]
+            total += self.bin_scores_[i].take(index)
         self.n_features_in_ = data.shape[1]
         self.train_scores_ = total / self.n_random_cuts
         return self
@@ -123,34 +127,57 @@ class LODADetector(Detector):
 
     def _project(self, data: NDArray[np.float32]) -> NDArray[np.float64]:
         # A thin product (d inner columns): a second BLAS thread only waits on busy cores.
+        # Not P @ X.T, although its transposed layout would suit the binning: BLAS rounds
+        # that product differently in the last bits for some shapes.
         with threadpool_limits(limits=1, user_api="blas"):
             projected: NDArray[np.float64] = data.astype(np.float64) @ self.projections_.T
         return projected
 
     def _score_block(self, block: NDArray[np.float32]) -> Scores:
-        return self._binned_scores(self._project(block))
-
-    def _binned_scores(self, projected: NDArray[np.float64]) -> Scores:
-        bins = self._bins(projected)
-        total = np.zeros(projected.shape[0], dtype=np.float64)
-        for i in range(self.n_random_cuts):
-            total += self.bin_scores_[i, bins[i]]
+        total = np.zeros(block.shape[0], dtype=np.float64)
+        for i, row_bins in enumerate(self._bins(self._project(block))):
+            total += self.bin_scores_[i].take(row_bins.astype(np.intp))
         scores: Scores = total / self.n_random_cuts
         return scores
 
     def _bins(self, projected: NDArray[np.float64]) -> NDArray[np.unsignedinteger[Any]]:
-        """Bin of every row in every projection, shape (n_random_cuts, rows)."""
+        """Bin of every row in every projection, shape (n_random_cuts, rows).
+
+        A value's bin is the number of interior edges at or below it (``searchsorted`` of
+        ``edges[1:-1]``, side right): values beyond the training range land in the edge bins.
+        """
+        inner = self.bin_edges_[:, 1:-1]
         # The smallest integer type that holds a bin number (uint8 below 256 bins): the
         # training rows' bins stay a fraction of the projections' size.
         bins = np.empty(projected.shape[::-1], dtype=np.min_scalar_type(self.n_bins))
-        for start in range(0, projected.shape[0], SCORE_CHUNK_ROWS):
-            # One projection per contiguous row: searching strided columns is ~2x slower.
-            by_cut = np.ascontiguousarray(projected[start : start + SCORE_CHUNK_ROWS].T)
-            for i, values in enumerate(by_cut):
-                # Interior edges only: values beyond the training range land in the edge bins.
-                bins[i, start : start + len(values)] = np.searchsorted(
-                    self.bin_edges_[i, 1:-1], values, side="right"
-                )
+        if inner.shape[1] > _COUNTED_EDGES:
+            for start in range(0, projected.shape[0], SCORE_CHUNK_ROWS):
+                # One projection per contiguous row: searching strided columns is ~2x slower.
+                by_cut = np.ascontiguousarray(projected[start : start + SCORE_CHUNK_ROWS].T)
+                for i, values in enumerate(by_cut):
+                    bins[i, start : start + len(values)] = np.searchsorted(
+                        inner[i], values, side="right"
+                    )
+            return bins
+        # Few edges: count them, one comparison per edge (~10x faster than a binary search per
+        # value), over cache-sized blocks of rows taken flat, against each edge repeated for
+        # every row of a block (one long comparison, not one per row), then transpose the
+        # small counts.
+        n_rows, n_cuts = projected.shape
+        block_rows = max(1, _COUNT_VALUES // n_cuts)
+        edges = np.tile(inner.T, (1, block_rows))
+        flat = np.ascontiguousarray(projected).reshape(-1)
+        count = np.empty(edges.shape[1], dtype=np.uint8)
+        above = np.empty(edges.shape[1], dtype=bool)
+        for start in range(0, n_rows, block_rows):
+            stop = min(n_rows, start + block_rows)
+            size = (stop - start) * n_cuts
+            values = flat[start * n_cuts : stop * n_cuts]
+            np.greater_equal(values, edges[0, :size], out=count[:size].view(bool))
+            for edge in edges[1:]:
+                np.greater_equal(values, edge[:size], out=above[:size])
+                count[:size] += above[:size].view(np.uint8)
+            bins[:, start:stop] = count[:size].reshape(-1, n_cuts).T
         return bins
 
 
