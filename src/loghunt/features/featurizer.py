@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import polars as pl
@@ -36,6 +38,9 @@ from loghunt.schema.roles import FieldRoles, failure_mask
 STATE_FORMAT = "loghunt.featurizer"
 STATE_VERSION = 1
 _STRING_KINDS = ("categorical", "text", "json", "freetext", "role")
+#: Rows from which feature families are fitted and computed on two threads.
+PARALLEL_MIN_ROWS = 50_000
+_T = TypeVar("_T")
 
 
 class Family(Protocol):
@@ -152,31 +157,35 @@ class Featurizer:
         return self
 
     def _fit_families(self, work: pl.DataFrame) -> list[Family]:
-        families: list[Family] = []
+        fits: list[Callable[[], Family]] = []
         for name, kind in self._kinds.items():
             if kind == "numeric":
-                families.append(NumericColumn.fit(work, name))
+                fits.append(partial(NumericColumn.fit, work, name))
             elif kind == "boolean":
-                families.append(BooleanColumn.fit(work, name))
+                fits.append(partial(BooleanColumn.fit, work, name))
             if kind in ("categorical", "text"):
-                families.append(CategoricalColumn.fit(work, name))
+                fits.append(partial(CategoricalColumn.fit, work, name))
             if kind in ("text", "freetext"):
-                families.append(StringColumn.fit(work, name))
+                fits.append(partial(StringColumn.fit, work, name))
             if kind == "json":
-                families.append(StringColumn.fit(work, name, stats=("length",)))
+                fits.append(partial(StringColumn.fit, work, name, stats=("length",)))
         roles, has_time = self.roles_, self.roles_.time is not None
         first_seen = self.entity_windows and has_time
         for left, right in self._pair_columns():
-            families.append(PairColumns.fit(work, left, right, first_seen=first_seen))
+            fits.append(partial(PairColumns.fit, work, left, right, first_seen=first_seen))
         if roles.time is not None:
-            families.append(TimeFeatures.fit(work, roles.time, roles.user))
+            fits.append(partial(TimeFeatures.fit, work, roles.time, roles.user))
         if self.entity_windows and has_time and (roles.user or roles.src_ip):
-            families.append(
-                WindowFeatures.fit(
-                    work, user=roles.user, src_ip=roles.src_ip, failures=roles.status is not None
+            fits.append(
+                partial(
+                    WindowFeatures.fit,
+                    work,
+                    user=roles.user,
+                    src_ip=roles.src_ip,
+                    failures=roles.status is not None,
                 )
             )
-        return families
+        return _run_all(fits, work.height)
 
     def _pair_columns(self) -> list[tuple[str, str]]:
         if self.pairs is not None:
@@ -229,8 +238,8 @@ class Featurizer:
         frame = self._inputs(df)
         outputs: list[Output] = []
         columns: dict[str, pl.Series] = {}
-        for i, family in enumerate(self._families):
-            parts = family.parts(frame, f"__lh_f{i}")
+        tasks = [partial(f.parts, frame, f"__lh_f{i}") for i, f in enumerate(self._families)]
+        for parts in _run_all(tasks, frame.height):
             outputs.extend(parts.outputs)
             columns.update(parts.columns)
         out = np.empty((frame.height, len(outputs)), dtype=np.float32)
@@ -370,6 +379,18 @@ class Featurizer:
     def _check_fitted(self) -> None:
         if not hasattr(self, "_families"):
             raise NotFittedError("this Featurizer is not fitted; call fit first")
+
+
+def _run_all(tasks: Sequence[Callable[[], _T]], rows: int) -> list[_T]:
+    """Each task's result, in order; side by side on two threads for large frames.
+
+    Families work on their own columns (polars and numpy release the GIL), while one after
+    another they kept about one core busy (300,000 events: 1.9 CPU s in 1.7 s).
+    """
+    if rows < PARALLEL_MIN_ROWS or len(tasks) < 2:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(2, thread_name_prefix="loghunt-features") as pool:
+        return list(pool.map(lambda task: task(), tasks))
 
 
 def _check_frame(df: object) -> None:
