@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from loghunt.features import Featurizer, lookup, windows
+from loghunt.features import Featurizer, featurizer, lookup, windows
 from loghunt.features.base import FAILED, ROW, TIME, WTIME
 from loghunt.features.categorical import CategoricalColumn, PairColumns, ValueCounts, rarity
 from loghunt.features.lookup import KeyIndex, ValueMemo, factorize
@@ -166,6 +166,20 @@ def test_dict_and_join_paths_give_the_same_matrix(
     again = fz.transform(later)  # memoised string statistics and failures this time
     assert np.array_equal(joined, by_dict)
     assert np.array_equal(joined, again)
+
+
+def test_families_on_two_threads_give_the_same_features(
+    cloudtrail: tuple[pl.DataFrame, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fit, later = cloudtrail
+    monkeypatch.setattr(featurizer, "PARALLEL_MIN_ROWS", 10**9)
+    one = Featurizer(exclude=LABELS)
+    one_fit, one_later = one.fit_transform(fit), one.transform(later)
+    monkeypatch.setattr(featurizer, "PARALLEL_MIN_ROWS", 0)
+    two = Featurizer(exclude=LABELS)
+    assert np.array_equal(two.fit_transform(fit), one_fit)
+    assert np.array_equal(two.transform(later), one_later)
+    assert two.feature_names_ == one.feature_names_
 
 
 @pytest.mark.parametrize("size", [1, 1000])
