@@ -16,13 +16,14 @@ from loghunt.detectors import (
     COPODDetector,
     ECODDetector,
     GMMDetector,
+    HBOSDetector,
     IForestDetector,
     INNEDetector,
     LODADetector,
     RODDetector,
     iforest,
 )
-from loghunt.detectors._ecdf import log_tails, skewed_tail
+from loghunt.detectors._ecdf import log_tails, skew_sign, skewed_tail
 from loghunt.detectors.base import score_in_chunks
 from loghunt.detectors.rod import _dense_ranks, _unique_rows
 from loghunt.index import NeighborIndex
@@ -228,3 +229,90 @@ def test_rod_unique_rows_from_ranks_equal_numpy_unique() -> None:
     for unique in (_unique_rows(points, ranks, sizes), _unique_rows(points, ranks, huge)):
         np.testing.assert_array_equal(unique, expected)
         np.testing.assert_array_equal(np.signbit(unique), np.signbit(expected))
+
+
+def _pyod_bin_scores(detector: HBOSDetector, data: NDArray[np.float32]) -> NDArray[np.float64]:
+    """PyOD's per-column lookup: digitize(right=True), edge bins within tol, else the worst."""
+    out = np.empty(data.shape)
+    for j, (edges, scores) in enumerate(
+        zip(detector.bin_edges_, detector.bin_scores_, strict=True)
+    ):
+        values = data[:, j].astype(np.float64)
+        index = np.digitize(values, edges, right=True)
+        out[:, j] = scores[np.clip(index - 1, 0, len(scores) - 1)]
+        near_low = edges[0] - values <= (edges[1] - edges[0]) * detector.tol
+        near_high = values - edges[-1] <= (edges[-1] - edges[-2]) * detector.tol
+        out[:, j][(index == 0) & ~near_low] = scores.max()
+        out[:, j][(index == len(edges)) & ~near_high] = scores.max()
+    return out
+
+
+@pytest.mark.parametrize("n_bins", [2, 10, 40])  # 40: past the counted edges, a search
+def test_hbos_bins_equal_pyods_digitize_lookup(n_bins: int) -> None:
+    X = _categorical_rows()
+    detector = HBOSDetector(n_bins=n_bins, tol=0.3).fit(X)
+    edges = detector.bin_edges_.T.astype(np.float32)
+    width = (detector.bin_edges_[:, 1] - detector.bin_edges_[:, 0]).astype(np.float32)
+    # Values on every edge (as float32), beyond both ends within and past tol bin widths.
+    new = np.vstack(
+        [_new_rows(X), edges, edges[0] - 0.2 * width, edges[-1] + 0.2 * width, edges[0] - width]
+    )
+    np.testing.assert_array_equal(detector.feature_scores(new), _pyod_bin_scores(detector, new))
+    np.testing.assert_array_equal(detector.train_scores_, _pyod_bin_scores(detector, X).sum(1))
+    np.testing.assert_array_equal(detector.score(new), detector.feature_scores(new).sum(axis=1))
+
+
+def _per_row_skew_sign(column: NDArray[np.float32]) -> float:
+    """The sign of the third central moment from every row (scipy's computation)."""
+    values = column.astype(np.float64)
+    deviation = values - values.mean()
+    if np.mean(deviation * deviation) <= (1e-15 * values.mean()) ** 2:
+        return 0.0
+    m3 = np.mean(deviation * deviation * deviation)
+    if abs(m3) <= 1e-12 * np.mean(np.abs(deviation**3)):
+        m3 = np.mean(deviation**3)
+    return float(np.sign(m3))
+
+
+def test_skew_sign_from_distinct_values_equals_the_per_row_moments() -> None:
+    rng = np.random.default_rng(3)
+    half = rng.normal(size=1_000).astype(np.float32)
+    columns = np.vstack(
+        [
+            _categorical_rows(2_000).T,
+            np.tile(np.float32([0.0, 1.0]), 1_000),  # symmetric: the exact cubes decide
+            np.concatenate([half, -half]),  # symmetric about 0, many distinct values
+            1e4 + rng.integers(-2, 3, 2_000).astype(np.float32),  # large mean, small spread
+            np.where(rng.random(2_000) < 0.3, -0.0, rng.poisson(1.0, 2_000)).astype(np.float32),
+        ]
+    )
+    expected = [_per_row_skew_sign(column) for column in columns]
+    assert skew_sign(columns, np.sort(columns, axis=1)).tolist() == expected
+
+
+def test_gmm_training_scores_from_the_centred_copy_equal_scoring() -> None:
+    X = _categorical_rows(5_000)
+    X[:, 3] += np.random.default_rng(0).normal(0.0, 0.1, len(X)).astype(np.float32)
+    detector = GMMDetector().fit(X)
+    np.testing.assert_allclose(detector.train_scores_, detector.score(X), rtol=1e-12)
+
+
+def test_cblof_nearest_large_centre_equals_a_search_of_all_large_centres() -> None:
+    X = _categorical_rows()
+    detector = CBLOFDetector(n_clusters=12, alpha=0.6, beta=1.5).fit(X)
+    large = detector.cluster_centers_[detector.large_clusters_]
+    assert 0 < len(large) < detector.n_clusters_  # rows of small clusters search the others
+    distance = np.linalg.norm(X[:, None, :] - large[None, :, :], axis=2).min(axis=1)
+    np.testing.assert_allclose(detector.train_scores_, distance, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("distinct", [5, 9])
+def test_cblof_counts_every_distinct_row_when_the_first_ones_repeat(distinct: int) -> None:
+    X = np.zeros((2_000, 2), dtype=np.float32)  # the first 16 * n_clusters rows are equal
+    X[-distinct + 1 :, 0] = np.arange(1, distinct)
+    if distinct < 8:
+        with pytest.warns(UserWarning, match=f"{distinct} distinct rows"):
+            detector = CBLOFDetector(n_clusters=8).fit(X)
+    else:
+        detector = CBLOFDetector(n_clusters=8).fit(X)
+    assert detector.n_clusters_ == min(8, distinct)

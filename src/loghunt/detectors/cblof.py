@@ -125,7 +125,7 @@ class CBLOFDetector(Detector):
         self.cluster_sizes_ = np.bincount(label, minlength=self.n_clusters_).astype(np.int64)
         self.large_clusters_ = _large_clusters(self.cluster_sizes_, self.alpha, self.beta)
         self.n_features_in_ = data.shape[1]
-        self.train_scores_ = self._weighted(self._nearest_large(data, closeness), label)
+        self.train_scores_ = self._weighted(self._nearest_large(data, closeness, label), label)
         return self
 
     def score(self, X: ArrayLike, graph: NeighborGraph | None = None) -> Scores:
@@ -143,7 +143,10 @@ class CBLOFDetector(Detector):
 
     def _clamp(self, sample: NDArray[np.float32]) -> int:
         # k-means cannot find more clusters than distinct rows (scikit-learn then warns).
-        distinct = len(np.unique(sample, axis=0))
+        # Counting them sorts every row; the first few rows usually hold enough distinct ones.
+        distinct = len(np.unique(sample[: 16 * self.n_clusters], axis=0))
+        if distinct < self.n_clusters:
+            distinct = len(np.unique(sample, axis=0))
         if self.n_clusters > distinct:
             warnings.warn(
                 f"n_clusters ({self.n_clusters}) is more than the {distinct} distinct rows; "
@@ -161,7 +164,8 @@ class CBLOFDetector(Detector):
     def _nearest(self, data: NDArray[np.float32]) -> tuple[Scores, NDArray[np.intp]]:
         """Distance to the nearest large centre, and the nearest centre of all."""
         closeness = self._closeness(data)
-        return self._nearest_large(data, closeness), np.argmin(closeness, axis=1)
+        label = np.argmin(closeness, axis=1)
+        return self._nearest_large(data, closeness, label), label
 
     def _closeness(self, data: NDArray[np.float32]) -> NDArray[np.float64]:
         """``|c|^2 / 2 - x.c`` for every row and centre: its argmin is the nearest centre."""
@@ -176,18 +180,20 @@ class CBLOFDetector(Detector):
         return out
 
     def _nearest_large(
-        self, data: NDArray[np.float32], closeness: NDArray[np.float64]
+        self, data: NDArray[np.float32], closeness: NDArray[np.float64], label: NDArray[np.intp]
     ) -> NDArray[np.float64]:
-        """Distance of each row to its nearest large centre (row blocks)."""
-        centers = self.cluster_centers_
+        """Distance of each row to its nearest large centre, given its nearest centre."""
         large = np.flatnonzero(self.large_clusters_)
+        winner = label.copy()
+        # A row whose nearest centre is large has found it; the others search the large ones.
+        small = np.flatnonzero(~self.large_clusters_[label])
+        winner[small] = large[np.argmin(closeness[np.ix_(small, large)], axis=1)]
         distance = np.empty(data.shape[0], dtype=np.float64)
         for start in range(0, data.shape[0], SCORE_CHUNK_ROWS):
             stop = min(data.shape[0], start + SCORE_CHUNK_ROWS)
-            block = data[start:stop].astype(np.float64)
-            winner = large[np.argmin(closeness[start:stop, large], axis=1)]
             # The expansion cancels badly near a centre; measure the winner directly.
-            distance[start:stop] = np.linalg.norm(block - centers[winner], axis=1)
+            offset = data[start:stop] - self.cluster_centers_[winner[start:stop]]
+            distance[start:stop] = np.sqrt(np.square(offset, out=offset).sum(axis=1))
         return distance
 
 

@@ -8,8 +8,8 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from loghunt.detectors._ecdf import _UNSEEN_COUNT, skew_sign, skewed_tail, sorted_columns
-from loghunt.detectors.base import Detector, Scores, score_in_chunks
+from loghunt.detectors._ecdf import _UNSEEN_COUNT, distinct_starts, skew_sign, skewed_tail
+from loghunt.detectors.base import SCORE_CHUNK_ROWS, Detector, Scores, score_in_chunks
 from loghunt.detectors.registry import register
 from loghunt.index.graph import NeighborGraph
 
@@ -77,11 +77,13 @@ class ECODDetector(Detector):
 
     def fit(self, X: ArrayLike, graph: NeighborGraph | None = None) -> Self:
         data = self._validate_fit(X)
-        self.sorted_columns_ = sorted_columns(data)
-        self.skew_sign_ = skew_sign(data)
+        # One transposed copy: sorting and reading contiguous columns is ~2x faster.
+        columns = np.ascontiguousarray(data.T)
+        self.sorted_columns_ = np.sort(columns, axis=1)
+        self.skew_sign_ = skew_sign(columns, self.sorted_columns_)
         self.n_features_in_ = data.shape[1]
         self._tabulate()
-        self.train_scores_ = score_in_chunks(data, self._score_block)
+        self.train_scores_ = self._train_scores(columns)
         return self
 
     @classmethod
@@ -96,6 +98,19 @@ class ECODDetector(Detector):
     def feature_scores(self, X: ArrayLike) -> NDArray[np.float64]:
         """Per-feature tail scores, shape (n_samples, n_features); rows sum to ``score``."""
         return self._tail_scores(self._validate_score(X))
+
+    def _train_scores(self, columns: NDArray[np.float32]) -> Scores:
+        """Training scores from the data columns: a training value is one of the column's
+        distinct values, so its slot is ``2 i + 1`` for the position ``i`` found."""
+        equal_slots = [(values, table[1::2]) for values, table in self.tail_tables_]
+        out = np.empty(columns.shape[1], dtype=np.float64)
+        for start in range(0, columns.shape[1], SCORE_CHUNK_ROWS):
+            block = columns[:, start : start + SCORE_CHUNK_ROWS]
+            tails = np.empty(block.shape[::-1], dtype=np.float64)
+            for j, (values, table) in enumerate(equal_slots):
+                tails[:, j] = table[np.searchsorted(values, block[j])]
+            out[start : start + block.shape[1]] = tails.sum(axis=1)
+        return out
 
     def _score_block(self, block: NDArray[np.float32]) -> Scores:
         scores: Scores = self._tail_scores(block).sum(axis=1)
@@ -141,7 +156,7 @@ def _slot_tails(
     ([1.0, 3.0], [0.167, 0.667, 0.667, 1.0, 1.0])
     """
     n = column.shape[0]
-    starts = np.flatnonzero(np.concatenate(([True], column[1:] != column[:-1])))
+    starts = distinct_starts(column)
     # below[i]: training values < distinct value i (n past the last one).
     below = np.append(starts, n).astype(np.float64)
     slots = np.arange(2 * len(starts) + 1)

@@ -13,7 +13,7 @@ from scipy.special import logsumexp
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from loghunt.detectors.base import Detector, Scores, score_in_chunks
+from loghunt.detectors.base import SCORE_CHUNK_ROWS, Detector, Scores, score_in_chunks
 from loghunt.detectors.registry import register
 from loghunt.errors import ConfigError
 from loghunt.index.graph import NeighborGraph
@@ -96,10 +96,11 @@ class GMMDetector(Detector):
         with threadpool_limits(limits=1, user_api="blas"):
             if n_components == 1 and self.covariance_type == "full":
                 self._fit_one_gaussian(data)
+                self.train_scores_ = self._centred_scores(data)
             else:
                 self._fit_mixture(data, n_components)
+                self.train_scores_ = score_in_chunks(data32, self._score_block)
         self.n_features_in_ = data.shape[1]
-        self.train_scores_ = self._scores(data32)
         return self
 
     def score(self, X: ArrayLike, graph: NeighborGraph | None = None) -> Scores:
@@ -124,10 +125,12 @@ class GMMDetector(Detector):
     def _fit_one_gaussian(self, data: NDArray[np.float64]) -> None:
         """What EM finds for one full-covariance component, without EM: the sample mean and
         (biased) covariance plus scikit-learn's ``reg_covar``; the same model to ~1e-12, at a
-        fifth of the cost (EM repeats the k-means start and the covariance 3 times)."""
+        fifth of the cost (EM repeats the k-means start and the covariance 3 times).
+
+        ``data`` (fit's own float64 copy) is centred in place: the training scores reuse it."""
         mean = data.mean(axis=0)
-        centred = data - mean
-        covariance = centred.T @ centred / data.shape[0]
+        data -= mean
+        covariance = data.T @ data / data.shape[0]
         covariance.flat[:: data.shape[1] + 1] += _REG_COVAR
         try:
             lower = linalg.cholesky(covariance, lower=True)
@@ -162,15 +165,29 @@ class GMMDetector(Detector):
 
     def _score_block(self, block: NDArray[np.float32]) -> Scores:
         data = block.astype(np.float64)
-        d = data.shape[1]
         log_prob = np.empty((data.shape[0], len(self.weights_)))
-        for k, (mean, chol) in enumerate(zip(self.means_, self.precisions_cholesky_, strict=True)):
-            whitened = (data - mean) @ chol
-            log_det = np.sum(np.log(np.diag(chol)))
-            log_prob[:, k] = -0.5 * (d * np.log(2 * np.pi) + np.sum(whitened**2, axis=1))
-            log_prob[:, k] += log_det + np.log(self.weights_[k])
+        for k, mean in enumerate(self.means_):
+            log_prob[:, k] = self._log_prob(data - mean, k)
         scores: Scores = -logsumexp(log_prob, axis=1)
         return scores
+
+    def _centred_scores(self, centred: NDArray[np.float64]) -> Scores:
+        """Scores under the single component of rows already centred on its mean (what
+        logsumexp over one component returns: its log-probability, unchanged)."""
+        scores = np.empty(centred.shape[0], dtype=np.float64)
+        for start in range(0, centred.shape[0], SCORE_CHUNK_ROWS):
+            block = centred[start : start + SCORE_CHUNK_ROWS]
+            scores[start : start + block.shape[0]] = -self._log_prob(block, 0)
+        return scores
+
+    def _log_prob(self, centred: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+        """Weighted log-density of component ``k`` at rows centred on its mean."""
+        chol = self.precisions_cholesky_[k]
+        whitened = centred @ chol
+        squared = np.square(whitened, out=whitened).sum(axis=1)
+        log_prob: NDArray[np.float64] = -0.5 * (centred.shape[1] * np.log(2 * np.pi) + squared)
+        log_prob += float(np.sum(np.log(np.diag(chol)))) + float(np.log(self.weights_[k]))
+        return log_prob
 
 
 def _full_precision_cholesky(

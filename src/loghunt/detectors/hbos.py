@@ -13,6 +13,11 @@ from loghunt.detectors.registry import register
 from loghunt.errors import ConfigError
 from loghunt.index.graph import NeighborGraph
 
+#: Rows per scoring block: its (rows x features) scratch arrays stay in the CPU caches.
+_BLOCK_ROWS = 8192
+#: Up to this many inner edges per feature, bins are found by one pass per edge.
+_PASS_EDGES = 24
+
 
 @register
 class HBOSDetector(Detector):
@@ -77,17 +82,18 @@ class HBOSDetector(Detector):
         d = data.shape[1]
         self.bin_edges_ = np.empty((d, self.n_bins + 1), dtype=np.float64)
         self.bin_scores_ = np.empty((d, self.n_bins), dtype=np.float64)
-        for j in range(d):
+        # Contiguous columns (one transposed copy): ~2x faster to read than strided ones.
+        for j, column in enumerate(np.ascontiguousarray(data.T)):
             density, self.bin_edges_[j] = np.histogram(
-                data[:, j].astype(np.float64), bins=self.n_bins, density=True
+                column.astype(np.float64), bins=self.n_bins, density=True
             )
             self.bin_scores_[j] = -np.log2(density + self.alpha)
         self.n_features_in_ = d
-        self.train_scores_ = score_in_chunks(data, self._score_block)
+        self.train_scores_ = score_in_chunks(data, self._train_block, _BLOCK_ROWS)
         return self
 
     def score(self, X: ArrayLike, graph: NeighborGraph | None = None) -> Scores:
-        return score_in_chunks(self._validate_score(X), self._score_block)
+        return score_in_chunks(self._validate_score(X), self._score_block, _BLOCK_ROWS)
 
     def feature_scores(self, X: ArrayLike) -> NDArray[np.float64]:
         """Per-feature bin scores, shape (n_samples, n_features); rows sum to ``score``."""
@@ -107,27 +113,52 @@ class HBOSDetector(Detector):
         scores: Scores = self._bin_scores(block).sum(axis=1)
         return scores
 
+    def _train_block(self, block: NDArray[np.float32]) -> Scores:
+        # Training values lie within the training range: no value is outside the bins.
+        scores: Scores = self._inner_scores(block.astype(np.float64)).sum(axis=1)
+        return scores
+
     def _bin_scores(self, data: NDArray[np.float32]) -> NDArray[np.float64]:
-        out = np.empty(data.shape, dtype=np.float64)
-        for j, (edges, scores) in enumerate(zip(self.bin_edges_, self.bin_scores_, strict=True)):
-            out[:, j] = _column_scores(data[:, j].astype(np.float64), edges, scores, self.tol)
+        """PyOD's lookup: the bin ``digitize(right=True)`` finds, edge bins for values within
+        ``tol`` bin widths outside the training range, the column's worst score further out."""
+        values = data.astype(np.float64)
+        edges = self.bin_edges_
+        out = self._inner_scores(values)
+        below, above = values < edges[:, 0], values > edges[:, -1]
+        rows, cols = np.nonzero(below | above)
+        if len(rows):
+            v, e = values[rows, cols], edges[cols]
+            far = np.where(
+                below[rows, cols],
+                e[:, 0] - v > (e[:, 1] - e[:, 0]) * self.tol,
+                v - e[:, -1] > (e[:, -1] - e[:, -2]) * self.tol,
+            )
+            out[rows[far], cols[far]] = self.bin_scores_.max(axis=1)[cols[far]]
+        return out
+
+    def _inner_scores(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Score of the bin each value falls in, the edge bins taking values beyond them."""
+        offsets = np.arange(0, self.bin_scores_.size, self.bin_scores_.shape[1])
+        bins = _bins(values, self.bin_edges_) + offsets
+        out: NDArray[np.float64] = self.bin_scores_.ravel()[bins]
         return out
 
 
-def _column_scores(
-    values: NDArray[np.float64],
-    edges: NDArray[np.float64],
-    scores: NDArray[np.float64],
-    tol: float,
-) -> NDArray[np.float64]:
-    """PyOD's lookup: ``digitize(right=True)``, edge bins within ``tol`` widths, else worst."""
-    n_bins = scores.shape[0]
-    index = np.digitize(values, edges, right=True)
-    below, above = index == 0, index == n_bins + 1
-    out = scores[np.clip(index - 1, 0, n_bins - 1)]
-    worst = scores.max()
-    near_low = edges[0] - values <= (edges[1] - edges[0]) * tol
-    near_high = values - edges[-1] <= (edges[-1] - edges[-2]) * tol
-    out[below] = np.where(near_low[below], scores[0], worst)
-    out[above] = np.where(near_high[above], scores[-1], worst)
-    return out
+def _bins(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.intp]:
+    """Bin of each value (0 below the range, the last one above): how many of its column's
+    inner edges lie strictly below it, as ``digitize(right=True) - 1`` clipped to the bins.
+
+    >>> _bins(np.array([[0.0], [0.5], [0.6], [2.0]]), np.array([[0.0, 0.5, 1.0]])).ravel()
+    array([0, 0, 1, 1])
+    """
+    inner = edges[:, 1:-1]
+    if inner.shape[1] > _PASS_EDGES:
+        # side="left" counts the edges strictly below each value.
+        searched = [np.searchsorted(e, v) for e, v in zip(inner, values.T, strict=True)]
+        return np.column_stack(searched)
+    # A comparison pass per edge (all columns at once) beats a binary search per value,
+    # whose every step waits on the last, for the few edges of a histogram.
+    bins = np.zeros(values.shape, dtype=np.uint8)
+    for k in range(inner.shape[1]):
+        bins += values > inner[:, k]
+    return bins.astype(np.intp)
