@@ -23,7 +23,7 @@ import importlib
 import inspect
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -294,13 +294,16 @@ def run_adbench(
     max_rows: int = 10_000,
     min_rows: int = 1_000,
     progress: Progress | None = None,
+    scorers: Mapping[str, Scorer] | None = None,
 ) -> pl.DataFrame:
     """Every method on every ``.npz`` in ``data_dir`` for every seed, one row each.
 
     Columns: dataset (file stem), method, seed, aucroc, aucpr, fit_score_seconds, n_train,
-    n_test, error (null unless the method raised; then the AUCs are NaN).
+    n_test, error (null unless the method raised; then the AUCs are NaN). ``scorers`` may
+    give a method's own scorer (other settings of a detector, say) instead of its default.
     """
-    scorers = {method: make_scorer(method) for method in methods}
+    given = scorers or {}
+    scorers = {method: given.get(method) or make_scorer(method) for method in methods}
     if not scorers:
         raise ConfigError("choose at least one method")
     rows: list[dict[str, Any]] = []
