@@ -101,6 +101,17 @@ def test_a_failing_method_is_recorded_not_raised(
     assert results.filter(pl.col("method") == "ecod")["error"].null_count() == 2
 
 
+def test_a_method_can_bring_its_own_scorer(data_dir: Path) -> None:
+    def negated(x_train: np.ndarray, x_test: np.ndarray, seed: int) -> np.ndarray:
+        return -np.asarray(x_test.sum(axis=1), dtype=np.float64)
+
+    results = run_adbench(
+        data_dir, ["ecod", "knn"], seeds=(0,), max_rows=1_000, scorers={"ecod": negated}
+    )
+    by_method = dict(zip(results["method"], results["aucroc"], strict=False))
+    assert by_method["ecod"] < 0.2 < 0.8 < by_method["knn"]  # the own scorer ran, knn its own
+
+
 def test_unknown_methods_fail_before_running(data_dir: Path) -> None:
     with pytest.raises(ConfigError, match="unknown method"):
         run_adbench(data_dir, ["nope"])
