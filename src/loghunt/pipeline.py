@@ -483,7 +483,7 @@ class Pipeline:
             explainer.fit(self.featurizer_, features, events)
         # The shared index holds the training rows (or a sample of them, reference_rows_):
         # usable when scoring the training data.
-        training = raw is self.ensemble_.train_scores_
+        training = self._is_train(raw)
         index = self.ensemble_.index_ if training else None
         return explainer.explain(
             events,
@@ -495,7 +495,7 @@ class Pipeline:
             index=index,
             metric=cfg.metric,
             space=X,
-            index_rows=getattr(self.ensemble_, "reference_rows_", None) if training else None,
+            index_rows=self.ensemble_.reference_rows_ if training else None,
         )
 
     def _precision_recall(

@@ -246,6 +246,8 @@ class DetectorEnsemble:
             raise ConfigError(f"the detectors were fitted on different widths: {sorted(widths)}")
         ensemble.detectors_ = dict(detectors)
         ensemble.index_ = index
+        # Which training rows a loaded index holds is not saved: none are assumed.
+        ensemble.reference_rows_ = None
         ensemble.k_ = k
         ensemble.fit_seconds_ = dict(fit_seconds or {})
         ensemble.train_scores_ = {n: d.train_scores_ for n, d in detectors.items()}
