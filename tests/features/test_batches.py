@@ -1,8 +1,8 @@
 """Transforms of small and large batches give the same features as straightforward references.
 
-The featurizer runs all expression features in one query and looks values up through dicts for
-small frames, joins for large ones (:mod:`loghunt.features.lookup`); window and first-seen
-features are computed with numpy. These tests hold the plain polars formulation the features
+The featurizer computes features with numpy and looks values up through dicts for small frames,
+joins for large ones (:mod:`loghunt.features.lookup`); window and first-seen features are
+computed with numpy on integer codes. These tests hold the plain polars formulation the features
 were first written in (one ``rolling_sum_by(...).over(entity)`` per window, ``is_first_distinct``
 on the time-sorted frame, joins for rarity) and check every path against it.
 """
@@ -262,15 +262,18 @@ def test_key_index_and_factorize_agree_on_both_paths(monkeypatch: pytest.MonkeyP
 def test_value_memo_starts_over_when_full() -> None:
     calls: list[list[str | None]] = []
 
-    def lengths(values: pl.Series) -> list[int | None]:
+    def lengths(values: pl.Series) -> np.ndarray:
         calls.append(values.to_list())
-        return values.str.len_chars().to_list()
+        return values.str.len_chars().fill_null(-1).to_numpy()
 
     memo = ValueMemo(lengths, pl.String, limit=2)
-    assert memo.of(pl.Series(["ab", "abc", "ab"])) == [2, 3, 2]
-    assert memo.of(pl.Series(["abc", None])) == [3, None]
-    assert memo.of(pl.Series(["abcd", "ab"])) == [4, 2]
-    assert calls == [["ab", "abc"], [None], ["abcd", "ab"]]
+    assert memo.of(pl.Series(["ab", "abc", "ab"])).tolist() == [2, 3, 2]
+    assert memo.of(pl.Series(["abc", "ab"])).tolist() == [3, 2]  # all known: no call
+    # No room for None: a fresh table, holding this call's values only.
+    assert memo.of(pl.Series(["abc", None], dtype=pl.String)).tolist() == [3, -1]
+    assert memo.of(pl.Series(["abcd", "ab"])).tolist() == [4, 2]
+    assert memo.of(pl.Series([], dtype=pl.String)).tolist() == []
+    assert calls == [["ab", "abc"], ["abc", None], ["abcd", "ab"]]
 
 
 def test_boolean_column_arriving_as_text_reads_unknown_words_as_missing() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from loghunt.errors import ConfigError
 from loghunt.io import ReadLimits, flatten_record, parse_bytes
+from loghunt.io import table as table_module
 from loghunt.io.jsontext import dumps_limited, loads_lenient
 from loghunt.io.table import TableBuilder
 
@@ -208,6 +209,41 @@ def test_types_agree_across_chunks_and_sparse_columns() -> None:
     rare = table["rare"].to_list()
     assert rare[3] == 1.0 and rare[17] == 2.5 and sum(v is not None for v in rare) == 2
     assert table["_source_line"].to_list() == list(range(1, 21))
+
+
+def _build(rows: list[dict[str, object]], chunk_rows: int) -> pl.DataFrame:
+    builder = TableBuilder(chunk_rows=chunk_rows)
+    for line, row in enumerate(rows, 1):
+        builder.add_row(row, 0, "f", line)
+    return builder.finish(max_columns=100)
+
+
+def test_small_chunks_typed_together_match_column_by_column(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A small chunk's columns are built one Series per type, a large chunk's one by one.
+    rows: list[dict[str, object]] = [
+        {
+            "s": f"s{i}",
+            "b": i % 2 == 0,
+            "i": i,
+            "f": i / 2 if i % 3 else i,
+            "big": 2**64 - 1 if i == 40 else i,  # past Int64 in one row: all text
+            "late": "x" if i < 50 else 7,  # text first, a number later: all text
+            "none": None,
+            f"k{i % 40}": i,  # keys first seen at every position: column order
+        }
+        for i in range(70)
+    ]
+    together, chunked = _build(rows, 1000), _build(rows, 3)
+    monkeypatch.setattr(table_module, "_MAX_GROUPED_CELLS", 0)
+    apart = _build(rows, 1000)
+    for other in (chunked, apart):
+        assert together.equals(other) and together.schema == other.schema
+    assert together.columns[:8] == ["s", "b", "i", "f", "big", "late", "none", "k0"]
+    assert together.schema["big"] == pl.String and together["big"][40] == str(2**64 - 1)
+    assert together["late"].to_list()[48:52] == ["x", "x", "7", "7"]
+    assert together.schema["none"] == pl.String and together["none"].null_count() == 70
 
 
 def test_float_text_in_mixed_columns_is_json_text() -> None:

@@ -157,3 +157,20 @@ def test_events_without_an_id_get_a_hash_of_their_location() -> None:
     assert ids == ["own", digest("a.json:1:1"), digest("b.json:7:0")]
     plain = normalize(pl.DataFrame({"x": [5, 6]})).get_column(ocsf.EVENT_ID).to_list()
     assert plain == [digest("0"), digest("1")]
+
+
+def test_an_already_normalized_table_comes_back_unchanged() -> None:
+    events = normalize(_cloudtrail())
+    assert normalize(events) is events  # the pipeline normalises the service's events again
+
+
+def test_normalizing_again_still_fixes_what_is_not_normalized() -> None:
+    events = normalize(_cloudtrail())
+    # An event id that is not the source's own id, and a time column of nulls only.
+    changed = events.with_columns(
+        pl.Series(ocsf.EVENT_ID, ["x", "e2", "e3"]), pl.lit(None).alias(ocsf.TIME)
+    )
+    again = normalize(changed)
+    assert again.get_column(ocsf.EVENT_ID).to_list() == ["e1", "e2", "e3"]
+    assert again.schema[ocsf.TIME] == pl.Datetime("ms", "UTC")
+    assert again.columns == changed.columns

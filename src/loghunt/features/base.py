@@ -1,12 +1,11 @@
-"""Pieces every feature family shares: feature specs, transform parts, state (JSON + arrays)."""
+"""Pieces every feature family shares: feature specs, transform columns, state (JSON + arrays)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import polars as pl
 from numpy.typing import NDArray
 
 #: JSON-serialisable part of a fitted state.
@@ -35,18 +34,5 @@ def pair_key(left: str, right: str) -> str:
     return f"{left}×{right}"
 
 
-#: One output column of a transform: an expression over the working frame, or its values.
-Output = pl.Expr | NDArray[np.float32]
-
-
-@dataclass
-class Parts:
-    """What one feature family adds to a transform, so that all families run as one query.
-
-    ``outputs`` holds one :data:`Output` per feature of the family, in feature order;
-    expressions run on the frame the family was given, with ``columns`` added: values computed
-    outside polars (window counts, string statistics) that an expression scales.
-    """
-
-    outputs: list[Output]
-    columns: dict[str, pl.Series] = field(default_factory=dict)
+#: What a feature family gives for a frame: one float32 array per feature, in feature order.
+Columns = list[NDArray[np.float32]]

@@ -22,9 +22,8 @@ from loghunt.features.base import (
     ORDER,
     WTIME,
     Arrays,
+    Columns,
     FeatureSpec,
-    Output,
-    Parts,
     State,
     pair_key,
 )
@@ -64,6 +63,13 @@ class ValueCounts:
         self.index = KeyIndex(table.select(keys))
         self._counts = table.get_column(COUNT).cast(pl.Int64).to_numpy()
         self.commonest_count = _commonest(table, keys)
+        # Rarity by position, the last for an unseen key (position -1): a lookup per
+        # transform. In the null-safe table keys with a null count as the commonest key does
+        # when they are rarer (see rarity).
+        self._rarities = rarity(np.append(self._counts, 0), n)
+        nulls = table.select(pl.any_horizontal(pl.col(k).is_null() for k in keys)).to_series()
+        raised = np.maximum(self._counts, self.commonest_count)
+        self._null_safe = rarity(np.append(np.where(nulls.to_numpy(), raised, self._counts), 0), n)
         self._first: NDArray[np.int64] | None = None
         if FIRST in table.columns:
             first = table.get_column(FIRST).cast(pl.Int64).fill_null(_NEVER)
@@ -101,6 +107,10 @@ class ValueCounts:
         found = positions >= 0
         return np.where(found, self._first[np.where(found, positions, 0)], _NEVER)
 
+    def rarities(self, positions: NDArray[np.int64]) -> NDArray[np.float32]:
+        """:func:`rarity` of the fit counts of the keys at ``positions`` (-1: unseen)."""
+        return self._rarities[positions]
+
     def rarity(self, frame: pl.DataFrame) -> NDArray[np.float32]:
         """Scaled rarity of each row's key; a null is never rarer than the commonest value.
 
@@ -108,10 +118,14 @@ class ValueCounts:
         authentication event has no API operation, and that must not make it look anomalous.
         Where nulls are the norm (no error code), their own count already says so.
         """
-        counts = self.counts(self.index.positions(frame))
-        mask = has_null(frame, self.keys)
-        counts[mask] = np.maximum(counts[mask], self.commonest_count)
-        return rarity(counts, self.n)
+        positions = self.index.positions(frame)
+        out = self._null_safe[positions]
+        unseen = positions < 0
+        if unseen.any():  # the one case the lookup cannot tell: a null key unseen in the fit
+            out[unseen & has_null(frame, self.keys)] = rarity(
+                np.array([self.commonest_count]), self.n
+            )[0]
+        return out
 
     def count_of(self, values: tuple[Any, ...]) -> int:
         """How many fit events had these key values (compared as strings)."""
@@ -161,8 +175,8 @@ class CategoricalColumn:
     def specs(self) -> list[FeatureSpec]:
         return [FeatureSpec(f"rarity:{self.column}", self.column)]
 
-    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
-        return Parts([self.counts.rarity(frame)])
+    def parts(self, frame: pl.DataFrame) -> Columns:
+        return [self.counts.rarity(frame)]
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str:
         value = row.get(self.column)
@@ -208,12 +222,12 @@ class PairColumns:
             out.append(FeatureSpec(f"first_seen:{self.key}", self.key))
         return out
 
-    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
+    def parts(self, frame: pl.DataFrame) -> Columns:
         positions = self.counts.index.positions(frame)
-        out: list[Output] = [rarity(self.counts.counts(positions), self.counts.n)]
+        out = [self.counts.rarities(positions)]
         if self.first_seen:
             out.append(self.new_here(frame, positions).astype(np.float32))
-        return Parts(out)
+        return out
 
     def new_here(self, frame: pl.DataFrame, positions: NDArray[np.int64]) -> NDArray[np.bool_]:
         """True on the earliest row of each pair in ``frame`` (by :data:`ORDER`) unless the fit
@@ -223,7 +237,9 @@ class PairColumns:
         unseen = positions < 0
         if unseen.any():
             keys = (self.left, self.right)
-            pair[unseen] = len(self.counts.table) + factorize(frame.filter(unseen), keys)
+            # Series.filter runs no query, unlike DataFrame.filter (~0.1 ms a call).
+            rows = pl.DataFrame([frame.get_column(k).filter(unseen) for k in keys])
+            pair[unseen] = len(self.counts.table) + factorize(rows, keys)
         order = frame.get_column(ORDER).to_numpy()
         earliest = np.full(int(pair.max(initial=-1)) + 1, len(order), dtype=order.dtype)
         np.minimum.at(earliest, pair, order)

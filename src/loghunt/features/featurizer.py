@@ -20,9 +20,8 @@ from loghunt.features.base import (
     TIME,
     WTIME,
     Arrays,
+    Columns,
     FeatureSpec,
-    Output,
-    Parts,
     State,
 )
 from loghunt.features.categorical import CategoricalColumn, PairColumns
@@ -49,12 +48,12 @@ class Family(Protocol):
     @property
     def specs(self) -> list[FeatureSpec]: ...
 
-    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
-        """The family's outputs for the working frame (:meth:`Featurizer._inputs`).
+    def parts(self, frame: pl.DataFrame) -> Columns:
+        """The family's features of the working frame (:meth:`Featurizer._inputs`), one
+        array per spec.
 
         ``frame`` is in input row order, with :data:`ORDER` and :data:`WTIME` when there is a
-        time; expressions run on it once every family has added its ``columns``, whose names
-        start with ``tag``.
+        time.
         """
         ...
 
@@ -236,22 +235,9 @@ class Featurizer:
         self._check_fitted()
         _check_frame(df)
         frame = self._inputs(df)
-        outputs: list[Output] = []
-        columns: dict[str, pl.Series] = {}
-        tasks = [partial(f.parts, frame, f"__lh_f{i}") for i, f in enumerate(self._families)]
-        for parts in _run_all(tasks, frame.height):
-            outputs.extend(parts.outputs)
-            columns.update(parts.columns)
-        out = np.empty((frame.height, len(outputs)), dtype=np.float32)
-        exprs = {j: e for j, e in enumerate(outputs) if isinstance(e, pl.Expr)}
-        if exprs:
-            # Every expression feature in one query, rather than a few per family.
-            full = frame.hstack(list(columns.values())) if columns else frame
-            selected = (e.cast(pl.Float32).alias(f"__lh_out{j}") for j, e in exprs.items())
-            out[:, list(exprs)] = full.select(selected).to_numpy()
-        for j, values in enumerate(outputs):
-            if not isinstance(values, pl.Expr):
-                out[:, j] = values
+        tasks = [partial(f.parts, frame) for f in self._families]
+        outputs = [values for columns in _run_all(tasks, frame.height) for values in columns]
+        out = np.column_stack(outputs).astype(np.float32, copy=False)
         return np.nan_to_num(out, copy=False, nan=0.0, posinf=1e6, neginf=-1e6)
 
     def fit_transform(self, df: pl.DataFrame) -> NDArray[np.float32]:
@@ -261,14 +247,15 @@ class Featurizer:
     def _inputs(self, df: pl.DataFrame) -> pl.DataFrame:
         """The working frame, in input row order: input columns cast to their kind, row number,
         failure flag; with a time role also the parsed time, the time order and WTIME."""
-        missing = [c for c in self._kinds if c not in df.columns]
+        # df.schema costs more on a wide frame
+        schema = dict(zip(df.columns, df.dtypes, strict=True))
+        missing = [c for c in self._kinds if c not in schema]
         if missing:
             raise SchemaMismatchError(
                 f"the data lacks column(s) the featurizer was fitted on: {', '.join(missing)}"
             )
-        schema = df.schema  # built anew on each access: ~0.3 ms on a wide frame
         try:
-            work = df.select(_cast(name, kind, schema[name]) for name, kind in self._kinds.items())
+            work = _cast_all(df, self._kinds, schema)
         except pl.exceptions.PolarsError as exc:
             raise SchemaMismatchError(f"input columns do not have the fitted types: {exc}") from exc
         work = work.with_row_index(ROW)
@@ -287,8 +274,8 @@ class Featurizer:
         if self._failure_memo is None:
             roles = self.roles_
 
-            def failed(values: pl.Series) -> list[Any]:
-                return failure_mask(values.alias(status).to_frame(), roles).to_list()
+            def failed(values: pl.Series) -> NDArray[np.bool_]:
+                return failure_mask(values.alias(status).to_frame(), roles).to_numpy()
 
             self._failure_memo = ValueMemo(failed, work.schema[status])
         return pl.Series(self._failure_memo.of(work.get_column(status)), dtype=pl.Boolean)
@@ -414,17 +401,38 @@ def _time_columns(parsed: pl.Series) -> list[pl.Series]:
     return [parsed.alias(TIME), pl.Series(ORDER, order), pl.Series(WTIME, wtime)]
 
 
-def _cast(name: str, kind: str, dtype: pl.DataType) -> pl.Expr:
-    col = pl.col(name)
-    if kind in _STRING_KINDS:
-        return col.cast(pl.String)
-    if kind == "numeric":
-        if isinstance(dtype, pl.Duration):
-            col = col.cast(pl.Int64)
-        return col.cast(pl.Float64, strict=dtype.is_numeric() or isinstance(dtype, pl.Duration))
-    if kind == "boolean":
-        return boolean_expr(name, dtype)
-    return col
+def _cast_all(
+    df: pl.DataFrame, kinds: Mapping[str, str], schema: Mapping[str, pl.DataType]
+) -> pl.DataFrame:
+    """``df``'s columns of ``kinds``, in that order, cast to what their kind reads.
+
+    Series casts run no query; only booleans that arrived as something else (text) go through
+    expressions, in one query. The casts are the ones the expressions would run.
+    """
+    columns: dict[str, pl.Series | None] = {}
+    exprs = []
+    for name, kind in kinds.items():
+        # isinstance rather than ==: a dtype comparison costs a microsecond, many add up.
+        column, dtype = df.get_column(name), schema[name]
+        if kind in _STRING_KINDS:
+            columns[name] = column if isinstance(dtype, pl.String) else column.cast(pl.String)
+        elif kind == "numeric":
+            duration = isinstance(dtype, pl.Duration)
+            if isinstance(dtype, pl.Float64):
+                columns[name] = column
+            else:
+                column = column.cast(pl.Int64) if duration else column
+                columns[name] = column.cast(pl.Float64, strict=dtype.is_numeric() or duration)
+        elif kind == "boolean" and (isinstance(dtype, pl.Null) or dtype.is_numeric()):
+            columns[name] = column.cast(pl.Boolean, strict=False)
+        elif kind == "boolean" and not isinstance(dtype, pl.Boolean):
+            columns[name] = None
+            exprs.append(boolean_expr(name, dtype))
+        else:
+            columns[name] = column
+    if exprs:
+        columns.update((s.name, s) for s in df.select(exprs).iter_columns())
+    return pl.DataFrame([s for s in columns.values() if s is not None])
 
 
 def _nothing_left(excluded: Mapping[str, str]) -> str:

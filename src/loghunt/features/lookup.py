@@ -8,7 +8,9 @@ ones the join; both compare keys as strings and treat null as a key of its own.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -53,9 +55,8 @@ class KeyIndex:
         return self._by_join(frame, columns)
 
     def _by_dict(self, frame: pl.DataFrame, columns: tuple[str, ...]) -> NDArray[np.int64]:
-        index = self._index()
-        found = [index.get(v, -1) for v in key_values(frame, columns)]
-        return np.fromiter(found, dtype=np.int64, count=len(found))
+        found = map(self._index().get, key_values(frame, columns), repeat(-1))
+        return np.fromiter(found, dtype=np.int64, count=frame.height)
 
     def _by_join(self, frame: pl.DataFrame, columns: tuple[str, ...]) -> NDArray[np.int64]:
         keyed = frame.select(
@@ -77,8 +78,13 @@ class KeyIndex:
 
 def key_values(frame: pl.DataFrame, keys: tuple[str, ...]) -> list[Any]:
     """The rows' keys as Python values: strings (or None) for one column, tuples for several."""
-    columns = [frame.get_column(k).cast(pl.String).to_list() for k in keys]
+    columns = [_as_strings(frame.get_column(k)).to_list() for k in keys]
     return columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))
+
+
+def _as_strings(column: pl.Series) -> pl.Series:
+    # The featurizer's columns are strings already; a no-op cast still costs microseconds.
+    return column if isinstance(column.dtype, pl.String) else column.cast(pl.String)
 
 
 def has_null(frame: pl.DataFrame, keys: tuple[str, ...]) -> NDArray[np.bool_]:
@@ -98,9 +104,9 @@ def factorize(frame: pl.DataFrame, columns: tuple[str, ...]) -> NDArray[np.int64
     """Codes ``0 .. k-1`` of the rows' keys (compared as strings, null a key of its own):
     equal keys get equal codes, in order of first appearance."""
     if is_small(frame.height):
-        codes: dict[Any, int] = {}
-        found = [codes.setdefault(v, len(codes)) for v in key_values(frame, columns)]
-        return np.fromiter(found, dtype=np.int64, count=len(found))
+        values = key_values(frame, columns)
+        codes = {v: i for i, v in enumerate(dict.fromkeys(values))}
+        return np.fromiter(map(codes.__getitem__, values), dtype=np.int64, count=len(values))
     keyed = frame.select(pl.col(c).cast(pl.String) for c in columns)
     distinct = keyed.unique(maintain_order=True).with_row_index(_POS)
     joined = keyed.join(
@@ -114,38 +120,52 @@ class ValueMemo:
 
     Logged values repeat (user agents, status words), so a service scoring a few events at a
     time finds them here instead of running a query. ``compute`` gets the distinct values not
-    seen yet, as a Series of ``dtype``, and returns one result per value, in order. At most
-    ``limit`` values are kept, then the memo starts over.
+    seen yet, as a Series of ``dtype``, and returns an array with one row of results per
+    value, in order. At most ``limit`` values are kept, then the memo starts over.
 
     Examples
     --------
-    >>> memo = ValueMemo(lambda s: s.str.len_chars().to_list(), pl.String)
-    >>> memo.of(pl.Series(["ab", "c", "ab"]))
+    >>> memo = ValueMemo(lambda s: s.str.len_chars().to_numpy(), pl.String)
+    >>> memo.of(pl.Series(["ab", "c", "ab"])).tolist()
     [2, 1, 2]
     """
 
     def __init__(
-        self, compute: Callable[[pl.Series], list[Any]], dtype: Any, limit: int = 20_000
+        self, compute: Callable[[pl.Series], NDArray[Any]], dtype: Any, limit: int = 20_000
     ) -> None:
         self.compute = compute
         self.dtype = dtype
         self.limit = limit
-        self._known: dict[Any, Any] = {}
+        # Each value's slot: its row in a table of results filled in order, with room for
+        # ``limit`` rows. A row is written before its value gets a slot, and a full table is
+        # replaced with its slots as one pair, so a concurrent reader always finds its rows.
+        self._state: tuple[dict[Any, int], NDArray[Any]] | None = None
+        self._lock = threading.Lock()
 
-    def of(self, values: pl.Series) -> list[Any]:
-        """The result for each value, in order."""
+    def of(self, values: pl.Series) -> NDArray[Any]:
+        """The results of the values, one row per value, in order."""
         items = values.to_list()
-        known = self._known
+        if self._state is not None:
+            slots, rows = self._state
+            found = np.fromiter(map(slots.get, items, repeat(-1)), np.int64, len(items))
+            if found.size == 0 or found.min() >= 0:
+                return rows[found]
+        with self._lock:
+            slots, rows = self._add(items)
+        return rows[np.fromiter(map(slots.__getitem__, items), np.int64, len(items))]
+
+    def _add(self, items: list[Any]) -> tuple[dict[Any, int], NDArray[Any]]:
+        """Computes the values not seen yet; starts over when the table has no room."""
         distinct = dict.fromkeys(items)
-        found = {v: known[v] for v in distinct if v in known}
-        missing = [v for v in distinct if v not in found]
-        if missing:
-            new = dict(
-                zip(missing, self.compute(pl.Series(missing, dtype=self.dtype)), strict=True)
-            )
-            found.update(new)
-            if len(known) + len(new) > self.limit:
-                self._known = new  # a fresh dict: a concurrent reader keeps its own
-            else:
-                known.update(new)
-        return [found[v] for v in items]
+        slots, rows = self._state if self._state is not None else ({}, None)
+        missing = [v for v in distinct if v not in slots]
+        if rows is None or len(slots) + len(missing) > len(rows):  # a fresh table
+            slots, rows, missing = {}, None, list(distinct)
+        new = np.asarray(self.compute(pl.Series(missing, dtype=self.dtype)))
+        if rows is None:
+            rows = np.empty((max(self.limit, len(new)), *new.shape[1:]), dtype=new.dtype)
+        start = len(slots)
+        rows[start : start + len(new)] = new
+        slots.update(zip(missing, range(start, start + len(new)), strict=True))
+        self._state = slots, rows
+        return slots, rows

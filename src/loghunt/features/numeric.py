@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from loghunt.features.base import Arrays, FeatureSpec, Parts, State
+from loghunt.features.base import Arrays, Columns, FeatureSpec, State
 
 #: Scaled values are clipped here only to keep float32 distances finite.
 CLIP = 1e6
+#: Most values :func:`log1p` hands to Python's math module rather than to a query.
+_MATH_MAX_VALUES = 1024
 # Ratios of (q95 - q05) and (q99 - q01) to the IQR for a normal distribution: fallbacks when
 # the IQR is zero keep a comparable unit.
 _Q90_PER_IQR = 2.44
@@ -65,7 +67,10 @@ class RobustScaler:
         )
 
     def expr(self, column: pl.Expr) -> pl.Expr:
-        """Scaled Float32 expression; null, NaN and inf become 0 (the median)."""
+        """Scaled Float32 expression; null, NaN and inf become 0 (the median).
+
+        :func:`scale_columns` computes the same values with numpy, without a query.
+        """
         x = column.cast(pl.Float64)
         if self.log:
             x = x.sign() * x.abs().log1p()
@@ -92,6 +97,42 @@ class RobustScaler:
         )
 
 
+def scale_columns(scalers: Sequence[RobustScaler], raw: NDArray[np.float64]) -> NDArray[np.float32]:
+    """Column ``j`` of ``raw`` (rows x scalers, NaN for missing) scaled by ``scalers[j]``.
+
+    Bit for bit what :meth:`RobustScaler.expr` gives, without a query: the arithmetic is the
+    same IEEE operations in the same order, and the logarithms are polars' (:func:`log1p`).
+
+    >>> s = RobustScaler(center=1.0, scale=2.0, log=False)
+    >>> scale_columns([s], np.array([[3.0], [np.nan]])).ravel().tolist()
+    [1.0, 0.0]
+    """
+    x = np.array(raw, dtype=np.float64).reshape(len(raw), len(scalers))
+    logged = [j for j, s in enumerate(scalers) if s.log]
+    if logged and x.size:
+        block = x[:, logged]
+        magnitude = log1p(np.abs(block).ravel()).reshape(block.shape)
+        # polars' sign: -1 or 1, and zeros and NaN as they are.
+        sign = np.where(block > 0, 1.0, np.where(block < 0, -1.0, block))
+        x[:, logged] = sign * magnitude
+    center = np.array([s.center for s in scalers], dtype=np.float64)
+    scale = np.array([s.scale for s in scalers], dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = np.clip((x - center) / scale, -CLIP, CLIP)
+    return np.where(np.isfinite(x), scaled, 0.0).astype(np.float32)
+
+
+def log1p(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``log1p`` of each value as polars computes it: the C library's, value by value.
+
+    Up to a thousand values go through Python's ``math.log1p`` (the same C function, without
+    a query); numpy's vectorised log1p may differ from it in the last bit.
+    """
+    if len(values) > _MATH_MAX_VALUES:
+        return pl.Series(values, dtype=pl.Float64).log1p().to_numpy()
+    return np.fromiter(map(math.log1p, values.tolist()), np.float64, len(values))
+
+
 def is_heavy_tailed(finite: NDArray[np.float64]) -> bool:
     """Non-negative with a long right tail (skewed, or a max far above the 99th percentile)."""
     if finite.min() < 0 or finite.max() <= 0:
@@ -116,7 +157,7 @@ def _spread(q: NDArray[np.float64]) -> float:
 
 def numeric_values(frame: pl.DataFrame, column: str) -> NDArray[np.float64]:
     """A column as float64 numpy (nulls as NaN)."""
-    return frame.get_column(column).cast(pl.Float64).fill_null(np.nan).to_numpy()
+    return frame.get_column(column).cast(pl.Float64).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -140,19 +181,12 @@ class NumericColumn:
             out.append(FeatureSpec(f"missing:{self.column}", self.column))
         return out
 
-    def exprs(self) -> list[pl.Expr]:
-        col = pl.col(self.column).cast(pl.Float64)
-        out = [self.scaler.expr(col)]
+    def parts(self, frame: pl.DataFrame) -> Columns:
+        values = numeric_values(frame, self.column)
+        out = [scale_columns([self.scaler], values[:, None])[:, 0]]
         if self.missing_flag:
-            out.append((~col.is_finite()).fill_null(True).cast(pl.Float32))
+            out.append((~np.isfinite(values)).astype(np.float32))
         return out
-
-    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
-        return Parts(list(self._exprs))
-
-    @cached_property
-    def _exprs(self) -> list[pl.Expr]:
-        return self.exprs()
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str:
         value = row.get(self.column)
@@ -220,19 +254,14 @@ class BooleanColumn:
             out.append(FeatureSpec(f"missing:{self.column}", self.column))
         return out
 
-    def exprs(self) -> list[pl.Expr]:
-        col = pl.col(self.column).cast(pl.Boolean, strict=False)
-        out = [col.cast(pl.Float32).fill_null(0.5)]
+    def parts(self, frame: pl.DataFrame) -> Columns:
+        column = frame.get_column(self.column).cast(pl.Boolean, strict=False)
+        values = column.cast(pl.Float32).to_numpy()  # 1, 0, NaN for null
+        missing = np.isnan(values)
+        out = [np.where(missing, np.float32(0.5), values)]
         if self.missing_flag:
-            out.append(col.is_null().cast(pl.Float32))
+            out.append(missing.astype(np.float32))
         return out
-
-    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
-        return Parts(list(self._exprs))
-
-    @cached_property
-    def _exprs(self) -> list[pl.Expr]:
-        return self.exprs()
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str:
         value = row.get(self.column)

@@ -14,9 +14,9 @@ import polars as pl
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from loghunt.features.base import Arrays, FeatureSpec, Output, Parts, State
+from loghunt.features.base import Arrays, Columns, FeatureSpec, State
 from loghunt.features.lookup import ValueMemo, is_small
-from loghunt.features.numeric import RobustScaler
+from loghunt.features.numeric import RobustScaler, scale_columns
 
 STATS = ("length", "entropy", "digit_ratio")
 #: Floors of the spread of each statistic, so that a column whose values all look alike
@@ -61,11 +61,13 @@ def _entropy_chunk(offsets: NDArray[np.int64], data: NDArray[np.uint8]) -> NDArr
     lengths = np.diff(offsets)
     rows = np.repeat(np.arange(lengths.size), lengths)
     chunk = data[offsets[0] : offsets[-1]].astype(np.int64)
-    counts = np.bincount(rows * 256 + chunk, minlength=lengths.size * 256).reshape(-1, 256)
-    counts = counts.astype(np.float64)
+    counts = np.bincount(rows * 256 + chunk, minlength=lengths.size * 256).astype(np.float64)
+    # c log2 c of the bytes present (most of the 256 are absent: 0), summed per string.
+    present = np.flatnonzero(counts)
+    c_log_c = np.zeros_like(counts)
+    c_log_c[present] = counts[present] * np.log2(counts[present])
+    c_log_c = c_log_c.reshape(-1, 256)
     safe_len = np.maximum(lengths, 1).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c_log_c = np.where(counts > 0, counts * np.log2(np.where(counts > 0, counts, 1.0)), 0.0)
     entropy = np.log2(safe_len) - c_log_c.sum(axis=1) / safe_len
     return np.where(lengths > 0, np.maximum(entropy, 0.0), 0.0)
 
@@ -112,15 +114,45 @@ def _stats_of(text: pl.Series, stats: tuple[str, ...]) -> pl.DataFrame:
     )
 
 
+#: Deletes the ASCII digits, which are all that ``\d`` matches in ASCII text.
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def _stats_matrix(text: pl.Series, stats: tuple[str, ...]) -> NDArray[np.float64]:
+    r""":func:`_stats_of` as a float64 matrix (values x stats, NaN for null).
+
+    ASCII text (nearly all a log holds) is measured in Python: a query costs more than a few
+    dozen values. In ASCII a character is one byte and ``\d`` matches 0-9 only, so the
+    numbers are the same; anything else goes to polars.
+    """
+    values = text.to_list()
+    if not all(v is None or v.isascii() for v in values):
+        return _stats_of(text, stats).to_numpy()
+    n = len(values)
+    texts = ["" if v is None else v for v in values]
+    lengths = np.fromiter(map(len, texts), np.float64, n)
+    columns = {"length": lengths}
+    if "digit_ratio" in stats:
+        kept = np.fromiter((len(t.translate(_NO_DIGITS)) for t in texts), np.float64, n)
+        columns["digit_ratio"] = (lengths - kept) / np.maximum(lengths, 1.0)
+    if "entropy" in stats:
+        prefixes = [t[:ENTROPY_PREFIX].encode() for t in texts]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, prefixes), np.int64, n), out=offsets[1:])
+        columns["entropy"] = _entropy_chunk(offsets, np.frombuffer(b"".join(prefixes), np.uint8))
+    out = np.column_stack([columns[s] for s in stats])
+    out[np.fromiter((v is None for v in values), bool, n)] = np.nan
+    return out
+
+
 class StringColumn:
     """Scaled string statistics of one column."""
 
     def __init__(self, column: str, scalers: dict[str, RobustScaler]) -> None:
         self.column = column
         self.scalers = scalers
-        # Statistics of values seen before: most values of a new batch were.
-        self.memo = ValueMemo(self._stats_of, pl.String, MEMO_VALUES)
-        self._scaled: dict[str, list[Output]] = {}
+        # Scaled statistics of values seen before: most values of a new batch were.
+        self.memo = ValueMemo(self._scaled_stats, pl.String, MEMO_VALUES)
 
     @classmethod
     def fit(cls, frame: pl.DataFrame, column: str, stats: tuple[str, ...] = STATS) -> StringColumn:
@@ -137,24 +169,20 @@ class StringColumn:
     def specs(self) -> list[FeatureSpec]:
         return [FeatureSpec(f"str:{self.column}:{s}", self.column) for s in self.scalers]
 
-    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
+    def parts(self, frame: pl.DataFrame) -> Columns:
         text = frame.get_column(self.column)
-        names = {s: f"{tag}:{s}" for s in self.scalers}
-        if tag not in self._scaled:  # the same expressions every call
-            self._scaled[tag] = [v.expr(pl.col(names[s])) for s, v in self.scalers.items()]
         if is_small(len(text)):
-            rows = np.array(self.memo.of(text), dtype=np.float64).reshape(len(text), len(names))
-            columns = {
-                column: pl.Series(column, rows[:, i], nan_to_null=True)
-                for i, column in enumerate(names.values())
-            }
+            scaled = self.memo.of(text)
         else:
-            stats = raw_stats(text, tuple(self.scalers))
-            columns = {names[s]: stats.get_column(s).alias(names[s]) for s in names}
-        return Parts(list(self._scaled[tag]), columns)
+            scaled = self._scale(raw_stats(text, tuple(self.scalers)).to_numpy())
+        return list(scaled.T)
 
-    def _stats_of(self, values: pl.Series) -> list[tuple[float | None, ...]]:
-        return list(_stats_of(values.alias(_VALUE), tuple(self.scalers)).iter_rows())
+    def _scale(self, raw: NDArray[np.float64]) -> NDArray[np.float32]:
+        """Scaled statistics (rows x statistics, NaN for null)."""
+        return scale_columns(list(self.scalers.values()), raw)
+
+    def _scaled_stats(self, values: pl.Series) -> NDArray[np.float32]:
+        return self._scale(_stats_matrix(values.alias(_VALUE), tuple(self.scalers)))
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str:
         stat = name.rsplit(":", 1)[-1]

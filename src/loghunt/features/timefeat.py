@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from functools import cached_property
+from functools import cache
 from typing import Any
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from loghunt.features.base import TIME, Arrays, FeatureSpec, Output, Parts, State
+from loghunt.features.base import TIME, Arrays, Columns, FeatureSpec, State
 from loghunt.features.lookup import KeyIndex
 from loghunt.schema.normalize import EPOCH_MS_RANGE
 
@@ -27,6 +27,8 @@ PRIOR_EVENTS = 10.0
 # Epoch numbers above these magnitudes are in ns, us, ms; below, in seconds.
 _EPOCH_UNITS = ((1e17, 1e-6), (1e14, 1e-3), (1e11, 1.0))
 _MIN_MS, _MAX_MS = EPOCH_MS_RANGE
+_MINUTE_MS = 60_000
+_DAY_MS = 86_400_000
 _STRING_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%.fZ",
     "%Y-%m-%dT%H:%M:%S%.f%z",
@@ -43,6 +45,8 @@ def to_utc_datetime(series: pl.Series) -> pl.Series:
     Naive datetimes are taken as UTC; values that cannot be parsed become null.
     """
     dtype = series.dtype
+    if dtype == UTC_MS:  # already parsed (the featurizer reads TIME again): no query
+        return series
     if isinstance(dtype, pl.Datetime):
         out = series if dtype.time_zone else series.dt.replace_time_zone("UTC")
         return out.dt.convert_time_zone("UTC").cast(UTC_MS)
@@ -157,6 +161,32 @@ class HourProfile:
         return cls(list(state["users"]), counts, np.asarray(arrays[f"{prefix}.total"], np.int64))
 
 
+def calendar_exprs(time: pl.Expr) -> list[pl.Expr]:
+    """Hour of day (sin, cos) and weekend flag of Datetime(ms, UTC) times; 0 for null."""
+    angle = (time.dt.hour() + time.dt.minute() / 60.0) * (2.0 * math.pi / 24.0)
+    exprs = [
+        angle.sin().fill_null(0.0),
+        angle.cos().fill_null(0.0),
+        (time.dt.weekday() >= 6).fill_null(False),
+    ]
+    return [e.cast(pl.Float32) for e in exprs]
+
+
+@cache
+def _calendar() -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """:func:`calendar_exprs` of each minute of a day (hour sin, cos) and of each of the 7
+    days from the epoch on (weekend): in UTC they repeat with the minute of the day and the
+    day of the week, so a lookup gives every event's values without a query."""
+
+    def at(ms: NDArray[np.int64]) -> pl.DataFrame:
+        times = pl.Series(TIME, ms).cast(UTC_MS).to_frame()
+        return times.select(e.alias(str(j)) for j, e in enumerate(calendar_exprs(pl.col(TIME))))
+
+    clock = at(np.arange(24 * 60, dtype=np.int64) * _MINUTE_MS).to_numpy()[:, :2]
+    weekend = at(np.arange(7, dtype=np.int64) * _DAY_MS).to_series(2).to_numpy()
+    return np.ascontiguousarray(clock), weekend
+
+
 def epoch_ms(times: pl.Series) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """Epoch milliseconds of Datetime values (0 where null), and where they are known."""
     values = times.to_numpy().astype("datetime64[ms]")
@@ -213,24 +243,20 @@ class TimeFeatures:
             names.append(f"missing:{self.column}")
         return [FeatureSpec(n, self.column) for n in names]
 
-    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
-        outputs: list[Output] = list(self._exprs)
-        outputs.insert(3, self.profile.off_hours(frame, self.user))
-        return Parts(outputs)
-
-    @cached_property
-    def _exprs(self) -> list[pl.Expr]:
-        """Hour (sin, cos), weekend and missing flag: the same expressions every call."""
-        t = pl.col(TIME)
-        angle = (t.dt.hour() + t.dt.minute() / 60.0) * (2.0 * math.pi / 24.0)
-        exprs = [
-            angle.sin().fill_null(0.0),
-            angle.cos().fill_null(0.0),
-            (t.dt.weekday() >= 6).fill_null(False),
+    def parts(self, frame: pl.DataFrame) -> Columns:
+        ms, known = epoch_ms(frame.get_column(TIME))
+        clock, weekend = _calendar()
+        zero = np.float32(0.0)
+        minute = clock[(ms // _MINUTE_MS) % len(clock)]
+        out = [
+            np.where(known, minute[:, 0], zero),
+            np.where(known, minute[:, 1], zero),
+            np.where(known, weekend[(ms // _DAY_MS) % len(weekend)], zero),
+            self.profile.off_hours(frame, self.user),
         ]
         if self.missing_flag:
-            exprs.append(t.is_null())
-        return [e.cast(pl.Float32) for e in exprs]
+            out.append((~known).astype(np.float32))
+        return out
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str:
         parsed = to_utc_datetime(pl.Series(self.column, [row.get(self.column)]))[0]

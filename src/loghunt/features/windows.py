@@ -19,9 +19,9 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from loghunt.features.base import FAILED, WTIME, Arrays, FeatureSpec, Output, Parts, State
+from loghunt.features.base import FAILED, WTIME, Arrays, Columns, FeatureSpec, State
 from loghunt.features.lookup import factorize
-from loghunt.features.numeric import RobustScaler
+from loghunt.features.numeric import RobustScaler, scale_columns
 
 #: Failures within this window before a success make a "success after failures".
 BRUTE_FORCE_WINDOW = "15m"
@@ -68,7 +68,6 @@ class WindowFeatures:
         self.src_ip = src_ip
         self.failures = failures
         self.scalers = scalers
-        self._scaled: dict[str, list[Output]] = {}
 
     @classmethod
     def fit(
@@ -154,17 +153,15 @@ class WindowFeatures:
             columns[name] = value.astype(np.float64)
         return columns
 
-    def parts(self, frame: pl.DataFrame, tag: str) -> Parts:
+    def parts(self, frame: pl.DataFrame) -> Columns:
         raw = self._raw(frame)
-        names = {name: f"{tag}:{name}" for name in raw}
-        if tag not in self._scaled:  # the same expressions every call
-            self._scaled[tag] = [self._scale(name, pl.col(c)) for name, c in names.items()]
-        columns = {column: pl.Series(column, raw[n]) for n, column in names.items()}
-        return Parts(list(self._scaled[tag]), columns)
-
-    def _scale(self, name: str, value: pl.Expr) -> pl.Expr:
-        scaled = self.scalers[name].expr(value) if name in self.scalers else value
-        return scaled.cast(pl.Float32)
+        out = {name: value.astype(np.float32) for name, value in raw.items()}
+        counts = [name for name in raw if name in self.scalers]  # the rest are 0/1 flags
+        if counts:  # all in one call: one polars log1p for all the logged counts
+            block = np.column_stack([raw[name] for name in counts])
+            scaled = scale_columns([self.scalers[n] for n in counts], block)
+            out.update(zip(counts, scaled.T, strict=True))
+        return list(out.values())
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str:
         _, entity, stat = name.rsplit(":", 2)

@@ -13,6 +13,8 @@ SNIFF_BYTES = 1 << 16
 _SAMPLE_LINES = 20
 
 _ENVELOPE = re.compile(rb'\{\s*"Records"\s*:\s*\[')
+# Undecodable bytes (replaced by U+FFFD) and control codes other than \t \n \f \r.
+_ODD_CHARACTER = re.compile(r"[\ufffd\x00-\x08\x0b\x0e-\x1f]")
 
 
 class Format(Enum):
@@ -145,5 +147,6 @@ def _looks_binary(head: bytes) -> bool:
     if b"\x00" in head:
         return True
     text = head[:4096].decode("utf-8", errors="replace")
-    odd = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\r\n\f"))
-    return odd * 10 > len(text)
+    if _ODD_CHARACTER.search(text) is None:  # the usual case, checked without a Python loop
+        return False
+    return len(_ODD_CHARACTER.findall(text)) * 10 > len(text)

@@ -10,8 +10,11 @@ scattered into full length and the rest folded into ``_overflow``.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import repeat
+from functools import partial
+from itertools import chain, repeat
+from operator import is_not
 from typing import Any
 
 import numpy as np
@@ -35,8 +38,20 @@ _NUMERIC = frozenset({"int", "float"})
 # A column present in fewer than 1/_DENSE_FRACTION of a chunk's rows is stored sparsely.
 _DENSE_FRACTION = 16
 _MAX_PENDING_CELLS = 1 << 22
+# Rows added are moved into the pending columns this many at a time (see TableBuilder._drain).
+_DRAIN_ROWS = 32
+_is_value = partial(is_not, None)
+# Chunks up to this many cells build one Series per type (see _typed_columns).
+_MAX_GROUPED_CELLS = 1 << 17
+_GROUP_DTYPES: dict[str, pl.DataType] = {
+    "str": pl.String(),
+    "bool": pl.Boolean(),
+    "int": pl.Int64(),
+    "float": pl.Float64(),
+}
 
 RowIndex = npt.NDArray[np.int64]
+_NO_ROWS: RowIndex = np.empty(0, dtype=np.int64)
 
 
 @dataclass
@@ -70,9 +85,13 @@ class TableBuilder:
     def __init__(self, chunk_rows: int = 32_768) -> None:
         self._chunk_rows = chunk_rows
         self._columns: dict[str, _Column] = {}
-        # The chunk being filled: one list per column, padded with None up to its last value.
+        # The chunk being filled: one list per column, each padded with None up to its last
+        # value; the rows added since they were last drained into those lists, and the keys
+        # of these rows in first-seen order (with whatever value each held last).
         self._pending: dict[str, list[Any]] = {}
-        self._pending_rows = 0
+        self._rows: list[dict[str, Any]] = []
+        self._keys: dict[str, Any] = {}
+        self._pending_rows = 0  # rows drained into self._pending
         self._chunk_start = 0
         self._files: list[str] = []
         self._lines = array("q")
@@ -85,23 +104,27 @@ class TableBuilder:
 
     def add_row(self, flat: dict[str, Any], flags: int, file: str, line: int) -> None:
         """Add one flattened event with its row flags and location."""
-        row = self._pending_rows
-        pending = self._pending
-        # Row by row, while the event's dict is still hot in the CPU cache.
-        for key, value in flat.items():
-            values = pending.get(key)
-            if values is None:
-                pending[key] = values = [None] * row
-            elif len(values) != row:
-                values.extend(repeat(None, row - len(values)))
-            values.append(value)
-        self._pending_rows = row + 1
+        rows = self._rows
+        rows.append(flat)
+        keys = self._keys
+        keys.update(flat)
         self._files.append(file)
         self._lines.append(line)
         self._flags.append(flags)
+        row = self._pending_rows + len(rows) - 1
         # Padding costs a pointer per cell, so many sparse columns end a chunk early.
-        if row + 1 >= self._chunk_rows or len(pending) * row > _MAX_PENDING_CELLS:
+        if row + 1 >= self._chunk_rows or self._n_keys(row) * row > _MAX_PENDING_CELLS:
             self._flush_rows()
+        elif len(rows) == _DRAIN_ROWS:
+            self._drain()
+
+    def _n_keys(self, row: int) -> int:
+        """The number of keys in the chunk; exact once it matters (``row`` is the last row)."""
+        pending, keys = self._pending, self._keys
+        bound = len(pending) + len(keys)
+        if bound * row <= _MAX_PENDING_CELLS:
+            return bound
+        return len(pending) + len(keys.keys() - pending.keys())
 
     def add_frame(
         self,
@@ -138,7 +161,9 @@ class TableBuilder:
         series = []
         for name, column in self._columns.items():
             if name in keep:
-                series.append(_assemble(column, n).alias(_safe_name(name)))
+                values = _assemble(column, n)
+                safe = _safe_name(name)
+                series.append(values if values.name == safe else values.alias(safe))
                 column.parts.clear()  # free each column's chunks once copied: halves the peak
         dropped = [name for name in self._columns if name not in keep]
         if dropped:
@@ -153,17 +178,40 @@ class TableBuilder:
         series.append(pl.Series(SOURCE_LINE, lines, dtype=pl.Int64))
         return pl.DataFrame(series)
 
+    def _drain(self) -> None:
+        """Move the rows added since the last drain into the pending columns.
+
+        Column by column, ``dict.get`` over a few rows at a time runs in C while those rows
+        are still in the CPU cache: cheaper than appending each value from Python.
+        """
+        rows, pending, start = self._rows, self._pending, self._pending_rows
+        # New keys are added in first-seen order, so the columns keep the order of the input.
+        for name in self._keys:
+            values = pending.get(name)
+            if values is None:
+                pending[name] = values = [None] * start
+            elif len(values) != start:
+                values.extend(repeat(None, start - len(values)))
+            values.extend(map(dict.get, rows, repeat(name)))
+        self._pending_rows = start + len(rows)
+        self._rows = []
+        self._keys = {}
+
     def _flush_rows(self) -> None:
+        self._drain()
         n, start = self._pending_rows, self._chunk_start
         if not n:
             return
-        for name, values in self._pending.items():
+        for values in self._pending.values():
             values.extend(repeat(None, n - len(values)))
-            series, kinds = _typed_series(values)
+        for name, values, series, kinds in _typed_columns(self._pending, n):
             index = None
             # null_count() is known without a query (is_not_null() runs one: ~0.2 ms a column).
-            if (n - series.null_count()) * _DENSE_FRACTION < n:
-                present = np.fromiter((v is not None for v in values), bool, n)
+            filled = n - series.null_count()
+            if not filled:
+                index, series = _NO_ROWS, series.clear()
+            elif filled * _DENSE_FRACTION < n:
+                present = np.fromiter(map(is_not, values, repeat(None)), bool, n)
                 index = np.flatnonzero(present) + start
                 series = series.filter(pl.Series(present))
             self._columns.setdefault(name, _Column()).add(_Part(start, index, series), kinds)
@@ -172,36 +220,93 @@ class TableBuilder:
         self._chunk_start = start + n
 
 
-def _typed_series(values: list[Any]) -> tuple[pl.Series, set[str]]:
-    """Type one chunk of a column by the rule in :class:`TableBuilder`."""
-    try:
-        # Most columns hold only strings; polars checks that while copying, so try it first.
-        series = pl.Series(values, dtype=pl.String, strict=True)
-    except TypeError:
-        pass
-    else:
-        return series, (set() if series.null_count() == len(series) else {"str"})
+def _typed_columns(
+    columns: dict[str, list[Any]], n: int
+) -> Iterator[tuple[str, list[Any], pl.Series, set[str]]]:
+    """Type each column of one chunk (``n`` rows) as :func:`_typed_series` does.
+
+    Building a polars Series costs ~15 µs however short it is, so in a small chunk the
+    columns of one type are built as one Series and sliced (slices share its buffers, so a
+    large chunk is built column by column instead).
+    """
+    if n * len(columns) > _MAX_GROUPED_CELLS:
+        for name, values in columns.items():
+            yield name, values, *_typed_series(values, name)
+        return
+    planned = {name: _plan_type(values) for name, values in columns.items()}
+    groups: dict[str, list[str]] = {}
+    for name, (group, _, _) in planned.items():
+        groups.setdefault(group, []).append(name)
+    built: dict[str, tuple[pl.Series, set[str]]] = {}
+    for group, names in groups.items():
+        cells = list(chain.from_iterable(planned[name][2] for name in names))
+        try:
+            whole = pl.Series(cells, dtype=_GROUP_DTYPES[group], strict=True)
+        except Exception:
+            # A text column with a number in it, an integer past Int64, ...: one by one.
+            for name in names:
+                built[name] = _typed_series(columns[name], name)
+            continue
+        for i, name in enumerate(names):
+            built[name] = whole.slice(i * n, n).alias(name), planned[name][1]
+    for name, values in columns.items():
+        yield name, values, *built[name]
+
+
+def _plan_type(values: list[Any]) -> tuple[str, set[str], list[Any]]:
+    """The type a column's Series will have, its kinds and the values to build it from.
+
+    Columns whose first value is a string are presumed all text: building checks it.
+    """
+    first = next(filter(_is_value, values), None)
+    if first is None:
+        return "str", set(), values
+    if type(first) is str:
+        return "str", {"str"}, values
     types = set(map(type, values))
     types.discard(type(None))
-    if not types:
-        return pl.Series(values, dtype=pl.Null), set()
-    if types == {str}:
-        return pl.Series(values, dtype=pl.String), {"str"}
     if types == {bool}:
-        return pl.Series(values, dtype=pl.Boolean), {"bool"}
+        return "bool", {"bool"}, values
+    if types == {int}:
+        return "int", {"int"}, values
+    if types <= {int, float}:
+        return "float", {_PY_KINDS[t] for t in types}, values
+    return "str", {_PY_KINDS.get(t, "other") for t in types}, _text(values)
+
+
+def _typed_series(values: list[Any], name: str = "") -> tuple[pl.Series, set[str]]:
+    """Type one chunk of a column by the rule in :class:`TableBuilder`."""
+    first = next(filter(_is_value, values), None)
+    if first is None:
+        # All null: typed as text, the column's type comes from its other chunks.
+        return pl.Series(name, values, dtype=pl.String), set()
+    if type(first) is str:
+        try:
+            # Most columns hold only strings; polars checks that while copying.
+            return pl.Series(name, values, dtype=pl.String, strict=True), {"str"}
+        except TypeError:
+            pass
+    types = set(map(type, values))
+    types.discard(type(None))
+    if types == {bool}:
+        return pl.Series(name, values, dtype=pl.Boolean), {"bool"}
     if types == {int}:
         try:
-            return pl.Series(values, dtype=pl.Int64), {"int"}
+            return pl.Series(name, values, dtype=pl.Int64), {"int"}
         except (TypeError, OverflowError):
             # Past Int64 (orjson yields up to 2**64 - 1): text keeps every digit exact.
-            return _as_text(values), {"bigint"}
+            return _as_text(values, name), {"bigint"}
     if types <= {int, float}:
-        return pl.Series(values, dtype=pl.Float64), {_PY_KINDS[t] for t in types}
-    return _as_text(values), {_PY_KINDS.get(t, "other") for t in types}
+        return pl.Series(name, values, dtype=pl.Float64), {_PY_KINDS[t] for t in types}
+    return _as_text(values, name), {_PY_KINDS.get(t, "other") for t in types}
 
 
-def _as_text(values: list[Any]) -> pl.Series:
-    return pl.Series([None if v is None else scalar_text(v) for v in values], dtype=pl.String)
+def _as_text(values: list[Any], name: str = "") -> pl.Series:
+    return pl.Series(name, _text(values), dtype=pl.String)
+
+
+def _text(values: list[Any]) -> list[str | None]:
+    return [None if v is None else scalar_text(v) for v in values]
 
 
 def _frame_series(series: pl.Series) -> tuple[pl.Series, set[str], pl.DataType | None]:
@@ -245,15 +350,22 @@ def _cast(series: pl.Series, dtype: pl.DataType) -> pl.Series:
 
 def _assemble(column: _Column, n: int) -> pl.Series:
     dtype = _final_dtype(column)
-    values = [_cast(part.values, dtype) for part in column.parts]
-    contiguous = all(part.index is None for part in column.parts)
+    parts = column.parts
+    if len(parts) == 1 and parts[0].index is None and len(parts[0].values) == n:
+        return _cast(parts[0].values, dtype)  # one chunk, and the column in all its rows
+    values = [_cast(part.values, dtype) for part in parts]
+    contiguous = all(part.index is None for part in parts)
     if contiguous and sum(len(v) for v in values) == n:
-        if len(values) == 1:
-            return values[0]
         return pl.concat(values, rechunk=True) if values else pl.Series([], dtype=dtype)
-    index = np.concatenate([_rows_of(part) for part in column.parts])
-    full = pl.repeat(None, n, dtype=dtype, eager=True)
+    index = np.concatenate([_rows_of(part) for part in parts])
+    full = _nulls(n, dtype)
     return full.scatter(index, pl.concat(values)) if len(index) else full
+
+
+def _nulls(n: int, dtype: pl.DataType) -> pl.Series:
+    if dtype in _GROUP_DTYPES.values():
+        return pl.Series([None] * n, dtype=dtype)  # pl.repeat would run a query
+    return pl.repeat(None, n, dtype=dtype, eager=True)
 
 
 def _rows_of(part: _Part) -> RowIndex:
