@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from loghunt.errors import NotFittedError
@@ -24,7 +25,7 @@ from loghunt.explain.fields import (
     Context,
     FeatureMeta,
     describe_features,
-    present_mask,
+    present_masks,
 )
 from loghunt.explain.nearest import nearest_normal
 from loghunt.explain.tails import FeatureTails
@@ -45,12 +46,22 @@ REASON_STRUCT = pl.Struct(
         "text": pl.String,
     }
 )
+#: The columns :meth:`Explainer.explain` returns.
+_COLUMNS = pl.Schema(
+    {
+        REASONS: pl.String(),
+        REASON_DETAILS: pl.List(REASON_STRUCT),
+        NEAREST_NORMAL: pl.List(pl.String),
+    }
+)
 #: Ranking ties (equal contributions) are broken by the robust z-distance, scaled below 0.01.
 _Z_TIEBREAK = 1e-4
 _Z_CAP = 99.0
 #: Decades a text statistic (length, entropy, digits) must beat its value's own rarity by to
 #: speak for the field: "seen 3 times" says more to an analyst than "10% digits".
 _SECONDARY_PENALTY = 1.0
+#: Text fields of a structured reason before its score.
+_TEXT_FIELDS = ("kind", "field", "value", "typical")
 
 
 class Explainer:
@@ -130,11 +141,15 @@ class Explainer:
         self._penalty = np.array([_SECONDARY_PENALTY * m.secondary for m in self.features_])
         self.fields_ = list(dict.fromkeys(m.field for m in self.features_))
         field_of = {f: i for i, f in enumerate(self.fields_)}
-        self._field_index = np.array([field_of[m.field] for m in self.features_], dtype=np.int64)
+        field_index = np.array([field_of[m.field] for m in self.features_], dtype=np.int64)
+        # Features grouped by field (stable), and where each field's group starts.
+        self._by_field = np.argsort(field_index, kind="stable")
+        self._field_of_grouped = field_index[self._by_field]
+        self._field_starts = np.flatnonzero(np.diff(self._field_of_grouped, prepend=-1))
         return self
 
     def _presence(self, events: pl.DataFrame) -> dict[int, NDArray[np.bool_]]:
-        masks = {c: present_mask(events, c) for c in {m.presence for m in self.features_} if c}
+        masks = present_masks(events, (m.presence for m in self.features_ if m.presence))
         return {m.index: masks[m.presence] for m in self.features_ if m.presence}
 
     def rows_to_explain(self, combined: Float64s, flags: NDArray[np.bool_]) -> Ints:
@@ -170,18 +185,10 @@ class Explainer:
         if not hasattr(self, "tails_"):
             raise NotFittedError("Explainer is not fitted; call fit first")
         rows = np.asarray(rows, dtype=np.int64)
-        flat = pl.concat(
-            [self._field_reasons(events, X, rows), _detector_reasons(detectors, rows, cut)],
-            how="vertical",
-        )
-        per_row = (
-            flat.sort("q", "rank")
-            .group_by("q", maintain_order=True)
-            .agg(
-                pl.col("text").str.join("; ").alias(REASONS),
-                pl.struct(*REASON_STRUCT.to_schema()).alias(REASON_DETAILS),
-            )
-        )
+        if rows.size == 0:
+            nulls = pl.DataFrame(schema=_COLUMNS).clear(X.shape[0])
+            return {name: nulls.get_column(name) for name in _COLUMNS}
+        reasons = (self._field_reasons(events, X, rows), _detector_reasons(detectors, rows, cut))
         near = nearest_normal(
             X if space is None else space,
             rows,
@@ -193,20 +200,13 @@ class Explainer:
             self.random_state,
             index_rows,
         )
-        ids = events.get_column(event_id).cast(pl.String)
-        neighbours = pl.Series(NEAREST_NORMAL, ids.gather(np.maximum(near.ravel(), 0)))
-        neighbours = neighbours.set(pl.Series(near.ravel() < 0), None)
-        per_row = per_row.sort("q").with_columns(
-            neighbours.reshape((rows.size, self.n_nearest)).arr.to_list().list.drop_nulls()
-        )
-        return _scatter(per_row, rows, X.shape[0])
+        nearest = _neighbour_ids(events.get_column(event_id), near)
+        return _scatter(_per_row(reasons, nearest), rows, X.shape[0])
 
-    def _field_reasons(
-        self, events: pl.DataFrame, X: NDArray[np.float32], rows: Ints
-    ) -> pl.DataFrame:
-        """One row per (explained event, field reason): ``q`` (position in ``rows``), rank."""
+    def _field_reasons(self, events: pl.DataFrame, X: NDArray[np.float32], rows: Ints) -> Reasons:
+        """One entry per (explained event, field reason): ``q`` (position in ``rows``), rank."""
         if rows.size == 0:
-            return _reason_frame([], [], [], [], [], [], [], [])
+            return _no_reasons()
         Xq, explained = X[rows], events[rows.tolist()]
         present = self._presence(explained) if self.tails_.conditional else None
         contrib, z = self.tails_.score(Xq, present)
@@ -232,80 +232,82 @@ class Explainer:
 
     def _describe(
         self, ctx: Context, chosen: Ints, cells: Ints, k: int, scores: Float64s
-    ) -> pl.DataFrame:
+    ) -> Reasons:
         """Sentences for the chosen (event, feature) cells, which arrive grouped by feature."""
-        qs_all: list[Ints] = []
-        ranks: list[Ints] = []
-        kinds: list[str] = []
-        fields: list[str] = []
-        values: list[str] = []
-        typicals: list[str] = []
-        texts: list[str] = []
+        out = _no_reasons()
         # Describe feature by feature, so each describer runs once over all its events.
-        bounds = np.flatnonzero(np.r_[True, np.diff(chosen[cells]) != 0, True])
+        bounds = np.flatnonzero(np.concatenate(([True], np.diff(chosen[cells]) != 0, [True])))
         for lo, hi in itertools.pairwise(bounds.tolist()):
             group = cells[lo:hi]
             meta = self.features_[int(chosen[group[0]])]
-            qs = group // k
-            v, t, x = meta.describe(ctx, meta.index, qs)
-            qs_all.append(qs)
-            ranks.append(group % k)
-            kinds += [meta.kind] * group.size
-            fields += [meta.field] * group.size
-            values += v
-            typicals += t
-            texts += x
-        return _reason_frame(
-            np.concatenate(qs_all),
-            np.concatenate(ranks),
-            kinds,
-            fields,
-            values,
-            typicals,
-            scores[cells],
-            texts,
-        )
+            v, t, x = meta.describe(ctx, meta.index, group // k)
+            out.kind.extend([meta.kind] * group.size)
+            out.field.extend([meta.field] * group.size)
+            out.value.extend(v)
+            out.typical.extend(t)
+            out.text.extend(x)
+        return out._replace(q=cells // k, rank=cells % k, score=scores[cells])
 
     def _best_per_field(self, key: Float64s) -> tuple[Ints, Float64s]:
-        """For every row and field: the best feature of the field and its ranking key."""
-        n_rows, n_fields = key.shape[0], len(self.fields_)
-        best = np.zeros((n_rows, n_fields), dtype=np.int64)
-        value = np.full((n_rows, n_fields), -np.inf)
-        for g in range(n_fields):
-            members = np.flatnonzero(self._field_index == g)
-            sub = key[:, members]
-            arg = sub.argmax(axis=1)
-            best[:, g] = members[arg]
-            value[:, g] = sub[np.arange(n_rows), arg]
+        """For every row and field: the best feature of the field and its ranking key.
+
+        The best is the field's first feature with the highest key (as ``argmax`` picks it).
+        """
+        grouped = key[:, self._by_field]
+        value = np.maximum.reduceat(grouped, self._field_starts, axis=1)
+        # NaN wins, as in argmax.
+        hit = (grouped == value[:, self._field_of_grouped]) | np.isnan(grouped)
+        position = np.where(hit, np.arange(grouped.shape[1]), grouped.shape[1])
+        first = np.minimum.reduceat(position, self._field_starts, axis=1)
+        best: Ints = self._by_field[first]
         return best, value
 
 
-def _reason_frame(
-    q: Any,
-    rank: Any,
-    kind: list[str],
-    field: list[str],
-    value: list[str],
-    typical: list[str],
-    score: Any,
-    text: list[str],
-) -> pl.DataFrame:
+class Reasons(NamedTuple):
     """Reasons as flat columns; ``q`` is the explained event's position, ``rank`` its order."""
+
+    q: Ints
+    rank: Ints
+    kind: list[str]
+    field: list[str]
+    value: list[str]
+    typical: list[str]
+    score: Float64s
+    text: list[str]
+
+
+def _no_reasons() -> Reasons:
+    empty = np.zeros(0, dtype=np.int64)
+    return Reasons(empty, empty, [], [], [], [], np.zeros(0), [])
+
+
+def _per_row(parts: tuple[Reasons, ...], nearest: pl.Series) -> pl.DataFrame:
+    """One row per explained event (``q`` order): its reasons joined into one text, the
+    structured reasons (fields by rank, the detectors last) and its nearest normal events."""
+    q = np.concatenate([p.q for p in parts])
+    order = np.lexsort((np.concatenate([p.rank for p in parts]), q))
+    at = order.tolist()
+
+    def strings(name: str) -> list[str]:
+        values = [x for p in parts for x in getattr(p, name)]
+        return [values[i] for i in at]
+
+    texts = strings("text")
+    details = pl.DataFrame(  # from a list of series: the cheapest constructor
+        [
+            *(pl.Series(name, strings(name), dtype=pl.String) for name in _TEXT_FIELDS),
+            pl.Series("score", np.concatenate([p.score for p in parts])[order], dtype=pl.Float64),
+            pl.Series("text", texts, dtype=pl.String),
+        ]
+    ).to_struct(REASON_DETAILS)
+    lists, offsets = _lists(details.to_arrow(), q[order], nearest.len())
+    joined = ["; ".join(texts[lo:hi]) for lo, hi in itertools.pairwise(offsets.tolist())]
     return pl.DataFrame(
-        {
-            "q": pl.Series(q, dtype=pl.Int64),
-            "rank": pl.Series(rank, dtype=pl.Int64),
-            "kind": pl.Series(kind, dtype=pl.String),
-            "field": pl.Series(field, dtype=pl.String),
-            "value": pl.Series(value, dtype=pl.String),
-            "typical": pl.Series(typical, dtype=pl.String),
-            "score": pl.Series(score, dtype=pl.Float64),
-            "text": pl.Series(text, dtype=pl.String),
-        }
+        [pl.Series(REASONS, joined, dtype=pl.String), pl.Series(REASON_DETAILS, lists), nearest]
     )
 
 
-def _detector_reasons(detectors: Mapping[str, Float64s], rows: Ints, cut: float) -> pl.DataFrame:
+def _detector_reasons(detectors: Mapping[str, Float64s], rows: Ints, cut: float) -> Reasons:
     """Which detectors voted for each row (normalised score at or above ``cut``), ranked last."""
     names = list(detectors)
     n = rows.size
@@ -321,9 +323,9 @@ def _detector_reasons(detectors: Mapping[str, Float64s], rows: Ints, cut: float)
     ]
     value = [f"{v} of {len(names)}" for v in votes.tolist()]
     text = [f"{v} detectors voted ({x})" for v, x in zip(value, listed, strict=True)]
-    return _reason_frame(
-        np.arange(n),
-        np.full(n, np.iinfo(np.int32).max),
+    return Reasons(
+        np.arange(n, dtype=np.int64),
+        np.full(n, np.iinfo(np.int32).max, dtype=np.int64),
         [DETECTORS] * n,
         [""] * n,
         value,
@@ -333,13 +335,32 @@ def _detector_reasons(detectors: Mapping[str, Float64s], rows: Ints, cut: float)
     )
 
 
+def _neighbour_ids(event_ids: pl.Series, near: Ints) -> pl.Series:
+    """Each explained row's nearest normal event ids (``near``: row numbers, -1 pads)."""
+    valid = near >= 0
+    ids = event_ids[near[valid]].cast(pl.String)
+    owner = np.nonzero(valid)[0]  # the explained row of each id
+    if ids.null_count():  # events without an id are left out
+        known = ids.is_not_null().to_numpy()
+        ids, owner = ids.filter(known), owner[known]
+    return pl.Series(NEAREST_NORMAL, _lists(ids.to_arrow(), owner, near.shape[0])[0])
+
+
+def _lists(values: pa.Array, owner: Ints, n: int) -> tuple[pa.LargeListArray, Ints]:
+    """``n`` lists of ``values``, whose entries belong to the rows ``owner`` (ascending);
+    and the lists' offsets into ``values``.
+
+    Cut from offsets with pyarrow: a polars group-by is a query to plan and run, and polars
+    builds nested lists from Python objects about ten times slower.
+    """
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
+    return pa.LargeListArray.from_arrays(pa.array(offsets), values), offsets
+
+
 def _scatter(per_row: pl.DataFrame, rows: Ints, n: int) -> dict[str, pl.Series]:
-    """Length-``n`` columns: explained rows' values at ``rows`` (``q`` order), null elsewhere."""
-    position = np.full(n, -1, dtype=np.int64)
-    position[rows] = per_row.get_column("q").to_numpy()
-    take = pl.Series(position)
-    take = pl.select(pl.when(take >= 0).then(take)).to_series()
-    return {
-        name: per_row.get_column(name).gather(take).alias(name)
-        for name in (REASONS, REASON_DETAILS, NEAREST_NORMAL)
-    }
+    """Length-``n`` columns: row ``rows[q]`` gets ``per_row``'s row ``q``, the others null."""
+    position = np.full(n, np.nan)
+    position[rows] = np.arange(rows.size)
+    out = per_row[pl.Series(position, nan_to_null=True).cast(pl.Int64)]
+    return {name: out.get_column(name) for name in _COLUMNS}

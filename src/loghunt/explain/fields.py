@@ -10,7 +10,7 @@ findings costs array operations and one formatted sentence per reason, no lookup
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -42,6 +42,8 @@ DETECTORS = "detectors"
 #: Share of a user's baseline events the "usual hours" window must hold.
 USUAL_HOURS_SHARE = 0.95
 _MAX_VALUE_CHARS = 80
+#: Up to this many rows, null masks are read in Python (explained events): cheaper than a query.
+_FEW_ROWS = 1_000
 _STAT_FORMAT = {
     "length": "{:.0f} characters",
     "entropy": "{:.2f} bits of entropy per byte",
@@ -66,12 +68,16 @@ class Context:
     def values(self, column: str) -> list[Any]:
         """The explained events' values of one input column (None where absent)."""
         if column not in self._cache:
-            present = column in self.events.columns
-            series = self.events.get_column(column) if present else None
+            series = self.events.get_column(column, default=None)
             self._cache[column] = (
                 series.to_list() if series is not None else [None] * self.events.height
             )
         return self._cache[column]
+
+    def pick(self, column: str, qs: Ints) -> list[Any]:
+        """The values of one input column at the explained positions ``qs``."""
+        values = self.values(column)
+        return [values[q] for q in qs.tolist()]
 
 
 Describer = Callable[[Context, int, Ints], Texts]
@@ -133,15 +139,40 @@ def _meta(featurizer: Featurizer, j: int, family: Any, name: str) -> FeatureMeta
     return FeatureMeta(j, name, FEATURE, group, BOTH, _fallback(featurizer, group))
 
 
-def present_mask(events: pl.DataFrame, column: str) -> NDArray[np.bool_]:
-    """Rows of ``events`` where ``column`` holds a value (not null, not NaN)."""
-    if column not in events.columns:
-        return np.zeros(events.height, dtype=bool)
-    series = events.get_column(column)
-    mask = series.is_not_null()
-    if series.dtype.is_float():
-        mask = mask & series.is_finite().fill_null(False)
-    return mask.to_numpy().astype(bool)
+def present_masks(events: pl.DataFrame, columns: Iterable[str]) -> dict[str, NDArray[np.bool_]]:
+    """Rows of ``events`` where each of ``columns`` holds a value (not null, not NaN).
+
+    Float columns are read as arrays (nulls become NaN) and columns without nulls need no
+    look; the others are read in Python when ``events`` is small (the explained events of a
+    batch), else in one query.
+
+    >>> events = pl.DataFrame({"a": [1.0, None, float("nan")], "b": ["x", None, "y"]})
+    >>> {c: m.tolist() for c, m in present_masks(events, ["a", "b", "c"]).items()}
+    {'a': [True, False, False], 'b': [True, False, True], 'c': [False, False, False]}
+    """
+    wanted = list(dict.fromkeys(columns))
+    known = set(events.columns)
+    masks: dict[str, NDArray[np.bool_]] = {}
+    nullable = []
+    for column in wanted:
+        if column not in known:
+            masks[column] = np.zeros(events.height, dtype=bool)
+            continue
+        series = events.get_column(column)
+        if series.dtype.is_float():
+            masks[column] = np.isfinite(series.to_numpy())
+        elif series.null_count() == 0:
+            masks[column] = np.ones(events.height, dtype=bool)
+        else:
+            nullable.append(column)
+    if nullable and events.height <= _FEW_ROWS:  # a polars query costs ~100 us
+        for column in nullable:
+            values = events.get_column(column).to_list()
+            masks[column] = np.array([v is not None for v in values], dtype=bool)
+    elif nullable:
+        found = events.select(pl.col(nullable).is_not_null())
+        masks.update({c: found.get_column(c).to_numpy().astype(bool) for c in nullable})
+    return {c: masks[c] for c in wanted}
 
 
 def _verb(featurizer: Featurizer, column: str) -> str:
@@ -158,21 +189,20 @@ def decode_counts(rarity: NDArray[np.floating[Any]], n: int) -> Ints:
     [100, 1]
     """
     counts = (n + 1.0) * np.power(10.0, -np.asarray(rarity, dtype=np.float64)) - 1.0
-    return np.clip(np.rint(counts), 0, n).astype(np.int64)
+    return np.minimum(np.maximum(np.rint(counts), 0), n).astype(np.int64)
 
 
 def _categorical(family: CategoricalColumn) -> Describer:
     def describe(ctx: Context, j: int, qs: Ints) -> Texts:
         n = family.counts.n
-        counts = decode_counts(ctx.Xq[qs, j], n)
-        typical = int(decode_counts(ctx.tails.median[j : j + 1], n)[0])
-        values = [ctx.values(family.column)[q] for q in qs]
+        *counts, typical = _decode_with_typical(ctx, j, qs, n)
+        shown = [show(v) for v in ctx.pick(family.column, qs)]
         texts = [
-            f"{family.column} {show(v)} {_seen(c)} in {n:,} baseline events "
+            f"{family.column} {v} {_seen(c)} in {n:,} baseline events "
             f"(a typical event's value: {_times(typical)})"
-            for v, c in zip(values, counts.tolist(), strict=True)
+            for v, c in zip(shown, counts, strict=True)
         ]
-        return [show(v) for v in values], [f"{_times(typical)} in {n:,}"] * len(qs), texts
+        return shown, [f"{_times(typical)} in {n:,}"] * len(qs), texts
 
     return describe
 
@@ -182,14 +212,12 @@ def _pair(family: PairColumns, kind: str, verb: str) -> Describer:
 
     def describe(ctx: Context, j: int, qs: Ints) -> Texts:
         n = family.counts.n
-        k = ctx.index_of[count_feature]
-        counts = decode_counts(ctx.Xq[qs, k], n).tolist()
-        typical = int(decode_counts(ctx.tails.median[k : k + 1], n)[0])
-        lefts = [ctx.values(family.left)[q] for q in qs]
-        rights = [ctx.values(family.right)[q] for q in qs]
+        *counts, typical = _decode_with_typical(ctx, ctx.index_of[count_feature], qs, n)
+        lefts = [show(v) for v in ctx.pick(family.left, qs)]
+        rights = [show(v) for v in ctx.pick(family.right, qs)]
         texts = []
         for left, right, count in zip(lefts, rights, counts, strict=True):
-            who = f"{family.left} {show(left)} {verb} {family.right} {show(right)}"
+            who = f"{family.left} {left} {verb} {family.right} {right}"
             if kind == FIRST_SEEN:
                 texts.append(f"first time {who} (pair {_seen(count)} in {n:,} baseline events)")
             else:
@@ -198,9 +226,16 @@ def _pair(family: PairColumns, kind: str, verb: str) -> Describer:
                     f"(a typical pair: {_times(typical)})"
                 )
         typical_text = "a pair seen before" if kind == FIRST_SEEN else f"{_times(typical)} in {n:,}"
-        return [show(r) for r in rights], [typical_text] * len(qs), texts
+        return rights, [typical_text] * len(qs), texts
 
     return describe
+
+
+def _decode_with_typical(ctx: Context, j: int, qs: Ints, n: int) -> list[int]:
+    """Baseline counts of feature ``j``'s values at ``qs``, then of its baseline median."""
+    rarity = np.append(ctx.Xq[qs, j], ctx.tails.median[j])
+    counts: list[int] = decode_counts(rarity, n).tolist()
+    return counts
 
 
 # -- time of day ------------------------------------------------------------------------------
@@ -236,7 +271,7 @@ def _time(family: TimeFeatures, name: str) -> Describer:
     rows_of = {u: i for i, u in enumerate(profile.users)}
 
     def describe(ctx: Context, j: int, qs: Ints) -> Texts:
-        raw = pl.Series(family.column, [ctx.values(family.column)[q] for q in qs])
+        raw = pl.Series(family.column, ctx.pick(family.column, qs))
         parsed = to_utc_datetime(raw).to_list()
         if name.startswith("missing:"):
             share = ctx.tails.mean[j]
@@ -247,7 +282,7 @@ def _time(family: TimeFeatures, name: str) -> Describer:
             days = [_day(t) for t in parsed]
             texts = [f"event on a {d} ({share:.0%} of baseline events on weekends)" for d in days]
             return days, [f"{1 - share:.0%} on weekdays"] * len(qs), texts
-        users = [ctx.values(family.user)[q] for q in qs] if family.user else [None] * len(qs)
+        users = ctx.pick(family.user, qs) if family.user else [None] * len(qs)
         values, typicals, texts = [], [], []
         for when, user in zip(parsed, users, strict=True):
             row = rows_of.get(user, len(profile.users))
@@ -291,7 +326,7 @@ def _window(family: WindowFeatures, name: str, entity: str, stat: str, field: st
     scaler = family.scalers.get(name)
 
     def describe(ctx: Context, j: int, qs: Ints) -> Texts:
-        who = [f"{entity} {show(ctx.values(entity)[q])}" for q in qs]
+        who = [f"{entity} {show(v)}" for v in ctx.pick(entity, qs)]
         if scaler is None:  # the success-after-failures flag
             share = float(ctx.tails.mean[j])
             rule = (
@@ -317,7 +352,7 @@ def _column(family: NumericColumn | BooleanColumn | StringColumn, name: str) -> 
     column = family.column
 
     def describe(ctx: Context, j: int, qs: Ints) -> Texts:
-        values = [ctx.values(column)[q] for q in qs]
+        values = ctx.pick(column, qs)
         if name.startswith("missing:"):
             share = float(ctx.tails.mean[j])
             state = ["missing" if _missing(v) else "present" for v in values]
@@ -362,12 +397,13 @@ def _fallback(featurizer: Featurizer, group: str) -> Describer:
 # -- formatting ------------------------------------------------------------------------------
 def show(value: Any) -> str:
     """A log value quoted for a sentence, shortened; control characters become ``?``."""
-    if value is None:
-        return "null"
-    if isinstance(value, datetime):
-        return f"{value:%Y-%m-%d %H:%M:%S}"
-    if isinstance(value, bool | int | float):
-        return f"{value:g}" if isinstance(value, float) else str(value)
+    if type(value) is not str:  # text, the common case, needs none of these checks
+        if value is None:
+            return "null"
+        if isinstance(value, datetime):
+            return f"{value:%Y-%m-%d %H:%M:%S}"
+        if isinstance(value, bool | int | float):
+            return f"{value:g}" if isinstance(value, float) else str(value)
     text = str(value)
     if len(text) > _MAX_VALUE_CHARS:
         text = text[: _MAX_VALUE_CHARS - 1] + "…"

@@ -38,10 +38,12 @@ def finding_ids(event_ids: pl.Series, version: str) -> pl.Series:
     2
     """
     # The prefix is hashed once; each id continues a copy of that state (same digests).
-    prefix = hashlib.sha256(f"{version}|".encode())
-    out = []
-    for event_id in event_ids.cast(pl.String).fill_null("").to_list():
-        state = prefix.copy()
-        state.update(event_id.encode())
-        out.append(state.hexdigest()[:ID_HEX_DIGITS])
-    return pl.Series("finding_id", out, dtype=pl.String)
+    copy = hashlib.sha256(f"{version}|".encode()).copy
+
+    def one(event_id: str | None) -> str:
+        state = copy()
+        state.update((event_id or "").encode())  # a null id hashes as ""
+        return state.hexdigest()[:ID_HEX_DIGITS]
+
+    ids = [one(event_id) for event_id in event_ids.cast(pl.String).to_list()]
+    return pl.Series("finding_id", ids, dtype=pl.String)

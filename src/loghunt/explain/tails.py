@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,8 +23,11 @@ RIGHT, BOTH, SKIP = "right", "both", "skip"
 #: A value beyond every baseline value counts as half a baseline row (as in ECOD).
 _UNSEEN_COUNT = 0.5
 _MAD_TO_SD = 1.4826
+#: Low 33 bits of the key that closes each feature's block in the value index.
+_BLOCK_END = (1 << 33) - 1
 
 Float64s = NDArray[np.float64]
+Ints = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -89,28 +94,91 @@ class FeatureTails:
     ) -> tuple[Float64s, Float64s]:
         """Contribution (decades) and robust z-distance of every feature of every query row.
 
-        ``present`` (for the conditional features) marks the query rows whose field is present;
-        the others contribute 0.
+        ``Xq`` is compared in float32, the featurizer's type. ``present`` (for the conditional
+        features) marks the query rows whose field is present; the others contribute 0.
         """
+        Xq = np.asarray(Xq, dtype=np.float32)
+        index = self._index
+        # Two binary searches for all features at once instead of one or two per feature.
+        keys = _keys(Xq.T[index.scored], index.block[:, None])
+        at = index.keys.searchsorted(keys)
+        below = index.below[at]  # baseline values < the query's
+        through = below + np.where(index.keys[at] == keys, index.equal[at], 0)  # values <=
+        tail = np.maximum(index.sizes[:, None] - below, _UNSEEN_COUNT)
+        both = index.both
+        tail[both] = np.minimum(tail[both], np.maximum(through[both], _UNSEEN_COUNT))
         contrib = np.zeros(Xq.shape, dtype=np.float64)
-        for j, column in enumerate(self.columns):
-            if self.sides[j] == SKIP or column.size == 0:
-                continue
-            n = column.size
-            values = Xq[:, j]
-            at_least = n - np.searchsorted(column, values, side="left")
-            tail = np.maximum(at_least, _UNSEEN_COUNT)
-            if self.sides[j] == BOTH:
-                at_most = np.searchsorted(column, values, side="right")
-                tail = np.minimum(tail, np.maximum(at_most, _UNSEEN_COUNT))
-            contrib[:, j] = 0.0 - np.log10(np.minimum(tail / n, 1.0))
+        contrib[:, index.scored] = (0.0 - np.log10(np.minimum(tail / index.sizes[:, None], 1.0))).T
         z = np.abs(Xq.astype(np.float64) - self.median) / self.scale
-        skipped = np.array([s == SKIP for s in self.sides])
-        z[:, skipped] = 0.0
-        for j, mask in (present or {}).items():
-            contrib[~mask, j] = 0.0
-            z[~mask, j] = 0.0
+        z[:, index.skipped] = 0.0
+        if present:
+            judged = list(present)
+            absent = ~np.column_stack([present[j] for j in judged]).reshape(Xq.shape[0], -1)
+            contrib[:, judged] = np.where(absent, 0.0, contrib[:, judged])
+            z[:, judged] = np.where(absent, 0.0, z[:, judged])
         return contrib, z
+
+    @cached_property
+    def _index(self) -> _ValueIndex:
+        """The distinct baseline values of every scored feature, in one sorted array.
+
+        Built on first use from the sorted columns, which never change once fitted. It holds
+        each distinct value once with two counts (24 bytes against a column's 4 per value):
+        small for rarities, flags and counts, at most six times the columns' size when every
+        value differs.
+        """
+        scored = [j for j, c in enumerate(self.columns) if self.sides[j] != SKIP and c.size]
+        keys: list[NDArray[np.uint64]] = [np.zeros(0, dtype=np.uint64)]
+        below: list[Ints] = [np.zeros(0, dtype=np.int64)]
+        equal: list[Ints] = [np.zeros(0, dtype=np.int64)]
+        for block, j in enumerate(scored):
+            column = self.columns[j]
+            same = (column[1:] == column[:-1]) | (np.isnan(column[1:]) & np.isnan(column[:-1]))
+            starts = np.flatnonzero(np.concatenate(([True], ~same)))  # of each distinct value
+            # A last key above every value of the block: a search never leaves its block.
+            ends = np.array([(block << 33) | _BLOCK_END], dtype=np.uint64)
+            keys += [_keys(column[starts], np.int64(block)), ends]
+            below += [starts, np.array([column.size])]
+            equal += [np.diff(starts, append=column.size), np.zeros(1, dtype=np.int64)]
+        return _ValueIndex(
+            scored=np.array(scored, dtype=np.int64),
+            block=np.arange(len(scored), dtype=np.int64),
+            both=np.array([self.sides[j] == BOTH for j in scored], dtype=bool),
+            sizes=np.array([self.columns[j].size for j in scored], dtype=np.int64),
+            keys=np.concatenate(keys),
+            below=np.concatenate(below).astype(np.int64),
+            equal=np.concatenate(equal).astype(np.int64),
+            skipped=np.array([s == SKIP for s in self.sides], dtype=bool),
+        )
+
+
+class _ValueIndex(NamedTuple):
+    """Per scored feature (a block), its distinct baseline values as sorted :func:`_keys`,
+    how many baseline values lie below each and how many equal it."""
+
+    scored: Ints  # the features searched (not skipped, with a baseline)
+    block: Ints
+    both: NDArray[np.bool_]  # which of them are two-sided
+    sizes: Ints  # their baseline sizes
+    keys: NDArray[np.uint64]
+    below: Ints
+    equal: Ints
+    skipped: NDArray[np.bool_]  # over all features
+
+
+def _keys(values: NDArray[np.float32], block: NDArray[np.int64] | np.int64) -> NDArray[np.uint64]:
+    """Integer keys ordered by (block, value) as ``searchsorted`` orders float32 values.
+
+    -0.0 equals 0.0 and every NaN is the same value, above +inf. The value's bits are mapped
+    to an unsigned integer in the same order and shifted left by one, so that the odd
+    :data:`_BLOCK_END` sorts after every value of its block.
+    """
+    canonical = np.asarray(values, dtype=np.float32) + np.float32(0.0)  # -0.0 becomes 0.0
+    canonical = np.where(np.isnan(canonical), np.float32(np.nan), canonical)
+    bits = canonical.view(np.uint32)
+    ordered = np.where(bits >> np.uint32(31), ~bits, bits | np.uint32(0x80000000))
+    value_key = ordered.astype(np.uint64) << np.uint64(1)
+    return (np.asarray(block, dtype=np.uint64) << np.uint64(33)) | value_key
 
 
 def _location_scale(column: NDArray[np.float32]) -> tuple[float, float, float]:
