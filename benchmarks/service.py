@@ -368,7 +368,7 @@ def _one_batch(scorer: Scorer, body: bytes) -> dict[str, float]:
         batch = scorer.score_table(table, errors)
     with timer("response (results + JSON)"):
         orjson.dumps({"results": batch.results()}, option=orjson.OPT_SERIALIZE_NUMPY)
-    with timer("store window (fsync)"):
+    with timer("learn + store window (fsync)"):
         scorer.learn_batch(batch)
     t = timer.seconds
     inner = {n: pipeline.timings_.get(n, 0.0) for n in ("featurize", "detect", "explain")}
@@ -377,10 +377,10 @@ def _one_batch(scorer: Scorer, body: bytes) -> dict[str, float]:
     steps = {"parse (loghunt.io)": t["parse (loghunt.io)"], "score (Scorer.score_table)": score}
     steps["  service normalize + conform"] = mine
     steps.update({f"  Pipeline {name}": seconds for name, seconds in inner.items()})
-    # What is left: the pipeline's own normalize, findings table and ids, in-memory learning.
-    steps["  Pipeline rest (normalize, findings, learn)"] = score - mine - sum(inner.values())
+    # What is left: the pipeline's own normalize, the findings table and ids.
+    steps["  Pipeline rest (normalize, findings, ids)"] = score - mine - sum(inner.values())
     steps["response (results + JSON)"] = t["response (results + JSON)"]
-    steps["store window (fsync)"] = t["store window (fsync)"]
+    steps["learn + store window (fsync)"] = t["learn + store window (fsync)"]
     steps["total"] = sum(v for k, v in steps.items() if not k.startswith("  "))
     return steps
 

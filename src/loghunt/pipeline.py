@@ -166,6 +166,20 @@ class Pipeline:
         (novelty mode, see :meth:`learn`); flagged events are never learned. ``suppress``:
         analysts' rules that unflag known-benign findings (:mod:`loghunt.explain.suppress`).
         """
+        findings, normal = self.score_unlearned(data, suppress)
+        if learn:
+            self.learn_rows(normal)
+        return findings
+
+    def score_unlearned(
+        self, data: Any, suppress: Suppressions | None = None
+    ) -> tuple[Findings, NDArray[np.float32]]:
+        """:meth:`score` without learning, plus the rows ``learn=True`` would add (those of
+        the unflagged events, in the detectors' space), for :meth:`learn_rows` to add later.
+
+        Scoring only reads the fitted state, so a service may score batches side by side and
+        learn their rows one at a time under its own lock.
+        """
         self._check_fitted()
         self.timings_: dict[str, float] = {}  # this call's steps, not a running sum
         # One event is enough to score against a fitted baseline (the service scores singles).
@@ -181,9 +195,7 @@ class Pipeline:
             else:
                 raw = self.ensemble_.score(X)
         findings = self._findings(events, X, raw, suppress)
-        if learn:
-            self._learn_rows(X[~self._decide(raw)[3]])
-        return findings
+        return findings, X[~self._decide(raw)[3]]
 
     def learn(self, data: Any) -> int:
         """Novelty update: add ``data``'s events to the neighbour reference; returns how many.
@@ -197,7 +209,7 @@ class Pipeline:
         events = self._prepare(data, min_events=0)
         if events.height == 0:
             return 0
-        return self._learn_rows(self._to_space(events, self.featurizer_.transform(events)))
+        return self.learn_rows(self._to_space(events, self.featurizer_.transform(events)))
 
     def fit_score(self, data: Any, suppress: Suppressions | None = None) -> Findings:
         """Fit on ``data`` and score the same events (the usual hunt), featurizing once."""
@@ -210,7 +222,10 @@ class Pipeline:
         if not hasattr(self, "ensemble_"):
             raise NotFittedError("Pipeline is not fitted; call fit first")
 
-    def _learn_rows(self, X: NDArray[np.float32]) -> int:
+    def learn_rows(self, X: NDArray[np.float32]) -> int:
+        """Add rows already in the detectors' space (from :meth:`score_unlearned`) to the
+        neighbour reference; returns how many."""
+        self._check_fitted()
         added = self.ensemble_.learn(X)
         #: Events learned since fit (novelty mode); saved with the model.
         self.n_learned_ = getattr(self, "n_learned_", 0) + added
@@ -347,7 +362,8 @@ class Pipeline:
         norm, combined, votes, flags = self._decide(raw)
         version = self.model_version()
         ids = finding_ids(events.get_column(ocsf.EVENT_ID), version)
-        flags, suppressed_by, cut = self._triage(events, combined, votes, flags, ids, suppress)
+        triaged = self._triage(events, combined, votes, flags, ids, suppress)
+        flags, suppressed_by, suppressed, cut = triaged
         with self._timed("explain"):
             explained = self._explain(events, X, raw, norm, combined, flags)
         names = list(raw)
@@ -355,14 +371,10 @@ class Pipeline:
         for i, name in enumerate(names):
             columns[RAW_PREFIX + name] = raw[name]
             columns[NORM_PREFIX + name] = norm[:, i]
+        columns |= {VOTES: votes, COMBINED: combined, FLAGGED: flags, **explained}
+        columns |= {FINDING_ID: ids, SUPPRESSED: suppressed, SUPPRESSED_BY: suppressed_by}
         table = (
-            self._key_fields(events)
-            .with_columns(
-                **{k: pl.Series(v) for k, v in columns.items()},
-                **{VOTES: pl.Series(votes), COMBINED: pl.Series(combined)},
-                **{FLAGGED: pl.Series(flags), **explained, FINDING_ID: ids},
-                **{SUPPRESSED: suppressed_by.is_not_null(), SUPPRESSED_BY: suppressed_by},
-            )
+            _with_columns(self._key_fields(events), [pl.Series(k, v) for k, v in columns.items()])
             .sort(COMBINED, descending=True, maintain_order=True)
             .with_row_index(RANK, offset=1)
         )
@@ -378,7 +390,7 @@ class Pipeline:
             metrics=metrics,
             thresholds=thresholds,
             pr_table=pr_table,
-            n_suppressed=int(suppressed_by.is_not_null().sum()),
+            n_suppressed=int(suppressed.sum()),
             model_version=version,
             labels=cfg.labels if cfg.labels in events.columns else None,
             contamination=cfg.contamination,
@@ -412,13 +424,14 @@ class Pipeline:
         return norm, combined, votes, flags
 
     def _key_fields(self, events: pl.DataFrame) -> pl.DataFrame:
+        columns = set(events.columns)  # built once, not per lookup
         roles = infer_roles(events.columns)
         wanted = [ocsf.EVENT_ID, *_KEY_FIELDS, *roles.columns()]
-        if self.config.labels and self.config.labels in events.columns:
+        if self.config.labels and self.config.labels in columns:
             wanted.append(self.config.labels)
-        wanted += [c for c in self.config.exclude if c in events.columns]
-        present = list(dict.fromkeys(c for c in wanted if c in events.columns))
-        return events.select(present)
+        wanted += [c for c in self.config.exclude if c in columns]
+        present = list(dict.fromkeys(c for c in wanted if c in columns))
+        return events[present]  # not select(): no query to plan for a few columns
 
     def model_version(self) -> str:
         """loghunt's version and a hash of the settings that shape the model (not thresholds)."""
@@ -436,17 +449,19 @@ class Pipeline:
         flags: NDArray[np.bool_],
         ids: pl.Series,
         suppress: Suppressions | None,
-    ) -> tuple[NDArray[np.bool_], pl.Series, float]:
+    ) -> tuple[NDArray[np.bool_], pl.Series, NDArray[np.bool_], float]:
         """Alert budget and analysts' suppressions on top of the contamination or vote flags.
 
-        Returns the final flags, the id of the rule that unflagged each event (else null) and
-        the lowest score flagged under a budget (else the contamination threshold).
+        Returns the final flags, the id of the rule that unflagged each event (else null),
+        whether a rule did, and the lowest score flagged under a budget (else the
+        contamination threshold).
         """
         cfg = self.config
         matched = pl.Series(SUPPRESSED_BY, [None] * events.height, dtype=pl.String)
+        hit = np.zeros(events.height, dtype=bool)
         if suppress is not None and suppress.rules:
             matched = suppress.match(events, ids).alias(SUPPRESSED_BY)
-        hit = matched.is_not_null().to_numpy()
+            hit = matched.is_not_null().to_numpy()
         budget = parse_budget(cfg.budget) if cfg.budget else None
         times = None
         if budget is not None and budget.per_day is not None:
@@ -456,12 +471,14 @@ class Pipeline:
         final, before = apply_threshold(
             flags, combined, budget=budget, times=times, candidates=pool, excluded=hit
         )
+        suppressed = before & hit
         if hit.any():  # else every entry is null already
-            suppressed = pl.Series(before & hit)
-            matched = pl.select(pl.when(suppressed).then(matched)).to_series().alias(SUPPRESSED_BY)
+            unflagged = pl.Series(suppressed)
+            matched = pl.select(pl.when(unflagged).then(matched)).to_series().alias(SUPPRESSED_BY)
         if budget is None:
-            return final, matched, float(self.threshold_.threshold_)
-        return final, matched, float(combined[final].min()) if final.any() else float("inf")
+            return final, matched, suppressed, float(self.threshold_.threshold_)
+        lowest = float(combined[final].min()) if final.any() else float("inf")
+        return final, matched, suppressed, lowest
 
     def _explain(
         self,
@@ -556,6 +573,13 @@ def labels_to_bool(column: pl.Series) -> NDArray[np.bool_]:
         return (column.fill_null(0) != 0).to_numpy().astype(bool)
     text = column.cast(pl.Utf8).fill_null("").str.strip_chars().str.to_lowercase()
     return (~text.is_in(list(_NORMAL_LABELS))).to_numpy().astype(bool)
+
+
+def _with_columns(frame: pl.DataFrame, columns: list[pl.Series]) -> pl.DataFrame:
+    """``frame.with_columns(columns)``; appended natively when no name is taken (no query)."""
+    if set(frame.columns).isdisjoint(c.name for c in columns):
+        return frame.hstack(columns)
+    return frame.with_columns(columns)
 
 
 def _fingerprint(X: NDArray[np.float32]) -> str:

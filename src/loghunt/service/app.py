@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -82,6 +83,7 @@ class ScoringService:
         self.sink = sink
         self.metrics = ServiceMetrics()
         self.queue = WorkQueue(settings.queue_capacity, workers=settings.workers)
+        self._sink_lock = threading.Lock()  # sinks write one batch at a time
         store = scorer.store
         self.metrics.watch(
             lambda: self.queue.depth,
@@ -98,15 +100,13 @@ class ScoringService:
         if n_records > self.settings.max_events:
             raise HTTPError(413, f"{n_records} records; at most {self.settings.max_events}")
         store = self.scorer.store
-        # Scoring learns in memory; the store's lock keeps a snapshot from seeing that before
-        # the batch is in the on-disk window (a restart would then learn it twice).
         try:
-            with store.lock:
-                parts = self.scorer.score_parts(table, errors)
-                for part in parts:
-                    if self.sink is not None:
+            parts = self.scorer.score_parts(table, errors)  # side by side with other requests
+            for part in parts:
+                if self.sink is not None:
+                    with self._sink_lock:
                         self.sink.write(part, self.settings.flagged_to_sink)
-                    self.metrics.learned.inc(self.scorer.learn_batch(part))
+                self.metrics.learned.inc(self.scorer.learn_batch(part))
         except (OSError, SinkError) as exc:
             log.error("could not make the findings durable: %s", exc)
             retry = {"Retry-After": "5"}

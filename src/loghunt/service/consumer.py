@@ -108,16 +108,13 @@ class StreamConsumer:
         if not messages:
             return 0
         started = time.perf_counter()
-        # Held from scoring (which learns in memory) until the batch is in the store's window,
-        # so that a snapshot never holds a batch the window replays again after a restart.
-        with self.scorer.store.lock:
-            batches, dead = self.score(messages)
-            t_scored = time.perf_counter()
-            written = sum(self.sink.write(batch) for batch in batches)
-            self._write_dead(dead)
-            t_written = time.perf_counter()
-            for batch in batches:
-                self.scorer.learn_batch(batch)
+        batches, dead = self.score(messages)
+        t_scored = time.perf_counter()
+        written = sum(self.sink.write(batch) for batch in batches)
+        self._write_dead(dead)
+        t_written = time.perf_counter()
+        for batch in batches:
+            self.scorer.learn_batch(batch)
         t_learned = time.perf_counter()
         self.source.ack(messages)
         done = time.perf_counter()

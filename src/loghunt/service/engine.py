@@ -11,7 +11,9 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 
 from loghunt.errors import LoghuntError
 from loghunt.io import DeadLetter, ReadLimits, parse_bytes
@@ -68,14 +70,16 @@ class RecordError:
 class ScoredBatch:
     """The outcome of one batch: findings (in rank order), their ids and the errors.
 
-    ``events`` is the normalised event table in input order (what was scored), ``learned``
-    how many unflagged events joined the online store.
+    ``events`` is the normalised event table in input order (what was scored), ``normal``
+    the rows of its unflagged events for the store to learn (``None`` when not learning),
+    ``learned`` how many joined the online store.
     """
 
     findings: Findings | None
     ids: pl.Series
     events: pl.DataFrame
     errors: list[RecordError] = field(default_factory=list)
+    normal: NDArray[np.float32] | None = None
     learned: int = 0
 
     @property
@@ -227,22 +231,23 @@ class Scorer:
         if table.height == 0:
             empty = pl.Series(FINDING_ID, [], dtype=pl.Utf8)
             return ScoredBatch(None, empty, table, errors)
-        with self.store.lock:
+        # Shared: other batches are scored meanwhile (FAISS searches without the GIL).
+        with self.store.lock.shared():
             pipeline = self.store.pipeline
             events = conform(normalize(table), self.store.input_kinds)
-            findings = pipeline.score(events, learn=self.learn and self.store.learning)
+            findings, normal = pipeline.score_unlearned(events)
             ids = finding_ids(findings)
-            batch = ScoredBatch(findings, ids, events, errors)
-        return batch
+        learning = self.learn and self.store.learning
+        return ScoredBatch(findings, ids, events, errors, normal if learning else None)
 
     def learn_batch(self, batch: ScoredBatch) -> int:
-        """Record the batch's unflagged events, which scoring taught the pipeline, in the
-        store's on-disk window (novelty mode); returns how many."""
-        if not (self.learn and self.store.learning) or batch.findings is None:
+        """Learn the batch's unflagged events and record them in the store's on-disk window
+        (novelty mode); returns how many."""
+        if batch.normal is None or batch.findings is None:
             return 0
         flagged = batch.findings.table.filter(pl.col(FLAGGED)).get_column(ocsf.EVENT_ID)
         normal = batch.events.filter(~pl.col(ocsf.EVENT_ID).is_in(flagged.implode()))
-        batch.learned = self.store.append(normal)
+        batch.learned = self.store.append(normal, batch.normal)
         return batch.learned
 
 
@@ -262,10 +267,15 @@ def conform(events: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
     >>> conform(flags, {"ok": "boolean"})["ok"].to_list()
     [True, False, None]
     """
-    fixes = [pl.lit(None).alias(c) for c in kinds if c not in events.columns]
-    schema = events.schema  # built anew on each access
+    columns = set(events.columns)
+    missing = [c for c in kinds if c not in columns]
+    if missing:
+        # Added directly, not by a query: a polars query costs more than these columns.
+        nulls = pl.Series("", [None] * events.height, dtype=pl.Null)
+        events = events.hstack([nulls.alias(c) for c in missing])
+    fixes = []
     for name, kind in kinds.items():
-        if kind == "boolean" and schema.get(name) == pl.String:
+        if kind == "boolean" and name in columns and events.get_column(name).dtype == pl.String:
             text = pl.col(name).str.strip_chars().str.to_lowercase()
             fixes.append(text.replace_strict(_BOOLEAN_TEXT, default=None).alias(name))
     return events.with_columns(fixes) if fixes else events

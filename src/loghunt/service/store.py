@@ -32,12 +32,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import orjson
 import polars as pl
+from numpy.typing import NDArray
 
 from loghunt.errors import ConfigError, LoghuntError
 from loghunt.output.findings import Findings
 from loghunt.schema import ocsf
+from loghunt.service.locks import SharedLock
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +134,9 @@ class OnlineStore:
         self.max_age_s = max_age_s
         self.persist_every_s = persist_every_s
         self.explain_top = explain_top
-        #: Held while scoring, learning, rebuilding and saving: the pipeline is not
-        #: thread-safe and a snapshot must not see half a batch.
-        self.lock = threading.RLock()
+        #: Shared while scoring (which only reads the pipeline), exclusive while learning,
+        #: rebuilding and saving: a snapshot must not see half a batch.
+        self.lock = SharedLock()
         self.persist_failures = 0
         self.last_persist_error: str | None = None
         self._window: list[LearnedBatch] = []
@@ -236,13 +239,16 @@ class OnlineStore:
     def learning(self) -> bool:
         return self.state_dir is not None
 
-    def append(self, events: pl.DataFrame) -> int:
-        """Record normal events the pipeline has just learned (``score(..., learn=True)``).
+    def append(self, events: pl.DataFrame, rows: NDArray[np.float32] | None = None) -> int:
+        """Record normal events in the window; ``rows``: learn them now as well.
 
-        The batch is written and fsync'd to the window before this returns, so a request or
-        message acknowledged afterwards survives a crash; the size and age limits are then
-        applied. A batch with exactly the event ids of one already in the window (a
-        redelivery) is not written again. Returns the events recorded.
+        ``rows`` are the events' rows from ``Pipeline.score_unlearned``; without them the
+        pipeline is assumed to have learned the events already (``score(..., learn=True)``).
+        Learning and writing happen in one hold of the lock, so a snapshot sees both or
+        neither. The batch is written and fsync'd to the window before this returns, so a
+        request or message acknowledged afterwards survives a crash; the size and age limits
+        are then applied. A batch with exactly the event ids of one already in the window (a
+        redelivery) is neither learned nor written again. Returns the events recorded.
         """
         if self.state_dir is None or events.height == 0:
             return 0
@@ -250,6 +256,9 @@ class OnlineStore:
         with self.lock:
             if digest in self._digests:
                 return 0
+            if rows is not None:
+                # Before the window: an eviction below rebuilds from the window, this included.
+                self.pipeline.learn_rows(rows)
             seq, self._next_seq = self._next_seq, self._next_seq + 1
             now = time.time()
             name = f"{seq:012d}-{int(now * 1000)}-{events.height}-{digest}.arrow"
@@ -263,14 +272,17 @@ class OnlineStore:
         return events.height
 
     def learn(self, events: pl.DataFrame) -> int:
-        """Learn normal events (normalised) and record them: :meth:`append` plus the
-        pipeline's ``learn``. Returns how many joined the neighbour reference."""
+        """Learn normal events (normalised) and record them in the window; returns how many
+        joined the neighbour reference (0 for a batch already learned)."""
         if self.state_dir is None or events.height == 0:
             return 0
         with self.lock:
-            if not self.append(events):
+            if _digest(events) in self._digests:
                 return 0
-            return int(self.pipeline.learn(events))
+            # Learned first: an eviction in append rebuilds from the window, this batch included.
+            added = int(self.pipeline.learn(events))
+            self.append(events)
+            return added
 
     def learned_event_ids(self) -> set[str]:
         """Event ids of every learned event still in the window (read from disk)."""
