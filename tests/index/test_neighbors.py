@@ -275,6 +275,18 @@ def test_rows_added_after_their_search_join_the_same_lists(metric: str) -> None:
     assert reused._searched_lists(reused._prepare(queries[:3] + 1.0)) is None
 
 
+def test_lists_of_several_recent_searches_are_kept_within_a_bound() -> None:
+    index = NeighborIndex(method="ivf").fit(_clustered(20_000, 16))
+    first, second = _clustered(600, 16, seed=7), _clustered(600, 16, seed=8)
+    index.search(first, 10)
+    index.search(second, 10)  # another batch scored before the first one is learned
+    assert index._searched_lists(index._prepare(first)) is not None
+    for seed in range(9, 9 + 8_192 // 600 + 1):
+        index.search(_clustered(600, 16, seed=seed), 10)
+    assert len(index._recent_lists) <= 8_192
+    assert index._searched_lists(index._prepare(first)) is None  # the oldest went first
+
+
 @pytest.mark.parametrize("method", ["ivf", "hnsw"])
 def test_retune_meets_the_target_on_new_queries(method: str) -> None:
     index = NeighborIndex(method=method).fit(_clustered(30_000, 16))

@@ -33,6 +33,9 @@ _HNSW_M = 32
 _MAX_EF_SEARCH = 4_096
 #: IVF batches at least this large are searched grouped by coarse list (cache locality).
 _GROUPED_MIN_QUERIES = 2_048
+#: Rows of the latest live searches whose nearest IVF list is kept for learning them next:
+#: a few batches, since a service scores several side by side before each learns.
+_RECENT_ROWS = 8_192
 _INDEX_FILE = "index.faiss"
 _PARAMS_FILE = "index.json"
 _ORDER_FILE = "order.npy"
@@ -151,6 +154,7 @@ class NeighborIndex:
         self.id_rows_: Int64s | None = None
         self.n_reference_ = n
         self.n_features_in_ = d
+        self._recent_lists: dict[bytes, int] = {}
         if self.method_ == "exact":
             self.index_ = faiss.IndexFlat(d, self._faiss_metric())
             self.index_.add(data)
@@ -335,7 +339,7 @@ class NeighborIndex:
 
     def _searched_lists(self, data: Float32s) -> Int64s | None:
         """Each row's nearest IVF list, when every row was among the last small search's."""
-        recent: dict[bytes, int] = getattr(self, "_recent_lists", {})
+        recent = self._recent_lists
         if self.method_ != "ivf" or not recent or len(data) > len(recent):
             return None
         lists = [recent.get(bytes(row), -1) for row in data]
@@ -434,7 +438,11 @@ class NeighborIndex:
             # A live batch: its normal rows are often added next (novelty mode), and finding
             # their lists again is the quantizer's search: 40 ms per 1,000 rows at 4,000 lists.
             nearest = coarse_i[:, 0].tolist()
-            self._recent_lists = dict(zip(map(bytes, queries), nearest, strict=True))
+            latest = dict(zip(map(bytes, queries), nearest, strict=True))
+            kept = self._recent_lists | latest  # a new dict: other threads may be reading
+            if len(kept) > _RECENT_ROWS:
+                kept = dict(list(kept.items())[-_RECENT_ROWS:])
+            self._recent_lists = kept
             small: tuple[Float32s, NDArray[np.int64]] = self.index_.search_preassigned(
                 queries, k, coarse_i, coarse_d
             )
@@ -519,6 +527,7 @@ class NeighborIndex:
         idx.index_ = faiss.read_index(str(path / _INDEX_FILE))
         order = path / _ORDER_FILE
         idx.id_rows_ = np.load(order, allow_pickle=False) if order.exists() else None
+        idx._recent_lists = {}
         if idx.method_ == "ivf":
             idx.index_.make_direct_map()
             idx.index_.nprobe = idx.nprobe_
