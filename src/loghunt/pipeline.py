@@ -74,6 +74,8 @@ _KEY_FIELDS = (
     ocsf.SOURCE_FILE,
     ocsf.SOURCE_LINE,
 )
+#: Findings tables of more events than this are sorted on several threads.
+_PARALLEL_SORT_ROWS = 100_000
 # Settings that only move the threshold: they leave the model, hence finding ids, unchanged.
 _THRESHOLD_SETTINGS = ("contamination", "min_votes", "labels", "budget", "explain_top")
 
@@ -166,16 +168,17 @@ class Pipeline:
         (novelty mode, see :meth:`learn`); flagged events are never learned. ``suppress``:
         analysts' rules that unflag known-benign findings (:mod:`loghunt.explain.suppress`).
         """
-        findings, normal = self.score_unlearned(data, suppress)
+        findings, normal, _ = self.score_unlearned(data, suppress)
         if learn:
             self.learn_rows(normal)
         return findings
 
     def score_unlearned(
         self, data: Any, suppress: Suppressions | None = None
-    ) -> tuple[Findings, NDArray[np.float32]]:
-        """:meth:`score` without learning, plus the rows ``learn=True`` would add (those of
-        the unflagged events, in the detectors' space), for :meth:`learn_rows` to add later.
+    ) -> tuple[Findings, NDArray[np.float32], NDArray[np.bool_]]:
+        """:meth:`score` without learning, plus what ``learn=True`` would add: the rows of
+        the events the scores did not flag (in the detectors' space, for :meth:`learn_rows`
+        to add later) and which events they are (a mask in input order).
 
         Scoring only reads the fitted state, so a service may score batches side by side and
         learn their rows one at a time under its own lock.
@@ -194,8 +197,8 @@ class Pipeline:
                 raw = self.ensemble_.train_scores_
             else:
                 raw = self.ensemble_.score(X)
-        findings = self._findings(events, X, raw, suppress)
-        return findings, X[~self._decide(raw)[3]]
+        findings, decided = self._findings_and_flags(events, X, raw, suppress)
+        return findings, X[~decided], ~decided
 
     def learn(self, data: Any) -> int:
         """Novelty update: add ``data``'s events to the neighbour reference; returns how many.
@@ -358,11 +361,22 @@ class Pipeline:
         raw: dict[str, NDArray[np.float64]],
         suppress: Suppressions | None = None,
     ) -> Findings:
+        return self._findings_and_flags(events, X, raw, suppress)[0]
+
+    def _findings_and_flags(
+        self,
+        events: pl.DataFrame,
+        X: NDArray[np.float32],
+        raw: dict[str, NDArray[np.float64]],
+        suppress: Suppressions | None = None,
+    ) -> tuple[Findings, NDArray[np.bool_]]:
+        """The findings, and the flags of the scores alone (before an alert budget and
+        suppressions): the events that learning leaves out."""
         cfg = self.config
-        norm, combined, votes, flags = self._decide(raw)
+        norm, combined, votes, decided = self._decide(raw)
         version = self.model_version()
         ids = finding_ids(events.get_column(ocsf.EVENT_ID), version)
-        triaged = self._triage(events, combined, votes, flags, ids, suppress)
+        triaged = self._triage(events, combined, votes, decided, ids, suppress)
         flags, suppressed_by, suppressed, cut = triaged
         with self._timed("explain"):
             explained = self._explain(events, X, raw, norm, combined, flags)
@@ -373,9 +387,11 @@ class Pipeline:
             columns[NORM_PREFIX + name] = norm[:, i]
         columns |= {VOTES: votes, COMBINED: combined, FLAGGED: flags, **explained}
         columns |= {FINDING_ID: ids, SUPPRESSED: suppressed, SUPPRESSED_BY: suppressed_by}
+        big = events.height > _PARALLEL_SORT_ROWS
         table = (
             _with_columns(self._key_fields(events), [pl.Series(k, v) for k, v in columns.items()])
-            .sort(COMBINED, descending=True, maintain_order=True)
+            # A live batch sorts faster on this thread than by waking polars' thread pool.
+            .sort(COMBINED, descending=True, maintain_order=True, multithreaded=big)
             .with_row_index(RANK, offset=1)
         )
         metrics = self._metrics(events, raw, norm, combined, flags, votes)
@@ -403,7 +419,7 @@ class Pipeline:
             timings=dict(self.timings_),
             detector_seconds=dict(self.ensemble_.fit_seconds_),
             plan=self.plan_,
-        )
+        ), decided
 
     def _decide(
         self, raw: dict[str, NDArray[np.float64]]
@@ -435,11 +451,19 @@ class Pipeline:
 
     def model_version(self) -> str:
         """loghunt's version and a hash of the settings that shape the model (not thresholds)."""
+        detectors = list(self.ensemble_.detectors_)
+        # Hashed once per config object (frozen: a change of settings is a new object), not
+        # once per scored batch.
+        cached = getattr(self, "_version", None)
+        if cached is not None and cached[0] is self.config and cached[1] == detectors:
+            return str(cached[2])
         settings = dataclasses.asdict(self.config)
         for name in _THRESHOLD_SETTINGS:
             settings.pop(name, None)
-        settings["detectors"] = list(self.ensemble_.detectors_)
-        return model_version(settings)
+        settings["detectors"] = detectors
+        version = model_version(settings)
+        self._version = (self.config, detectors, version)
+        return version
 
     def _triage(
         self,

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import polars as pl
+import pytest
 
-from loghunt.explain import Explainer
+from loghunt.explain import Explainer, fields
 from loghunt.explain.explainer import _neighbour_ids
 from loghunt.explain.fields import present_masks
 from loghunt.explain.tails import _UNSEEN_COUNT, BOTH, SKIP, FeatureTails
 from loghunt.features import Featurizer
-from loghunt.output.findings import NEAREST_NORMAL
+from loghunt.output.findings import NEAREST_NORMAL, REASONS
+from loghunt.schema import normalize
+from loghunt.synth import generate_cloudtrail_table
 
 SPECIALS = (np.nan, -np.nan, -0.0, 0.0, np.inf, -np.inf, np.float32(1e-45))  # -nan: sign bit set
 
@@ -110,3 +115,68 @@ def test_nearest_normal_ids_leave_out_padding_and_events_without_an_id() -> None
     lists = _neighbour_ids(ids, near)
     assert lists.name == NEAREST_NORMAL and lists.dtype == pl.List(pl.String)
     assert lists.to_list() == [["a"], ["c", "d", "a"], []]
+
+
+def test_nearest_normal_ids_land_on_their_rows_and_other_rows_are_null() -> None:
+    ids = pl.Series("event_id", ["a", "b", "c", "d", "e"])
+    near = np.array([[1, -1], [0, 4], [-1, -1]])
+    lists = _neighbour_ids(ids, near, rows=np.array([3, 0, 2]), n=5)
+    assert lists.to_list() == [["a", "e"], None, [], ["b"], None]
+    alone = _neighbour_ids(ids, np.full((1, 3), -1), rows=np.array([1]), n=5)
+    assert alone.dtype == pl.List(pl.String) and alone.to_list() == [None, [], None, None, None]
+
+
+def _batch_explainer() -> tuple[Explainer, pl.DataFrame, np.ndarray, dict[str, np.ndarray]]:
+    """An explainer fitted on synthetic CloudTrail, and a later batch to explain."""
+    baseline = normalize(generate_cloudtrail_table(3_000, seed=5))
+    batch = normalize(generate_cloudtrail_table(300, seed=6).drop("is_attack", "attack"))
+    featurizer = Featurizer(exclude=["is_attack", "attack"]).fit(baseline)
+    explainer = Explainer(top=40).fit(featurizer, featurizer.transform(baseline), baseline)
+    rng = np.random.default_rng(1)
+    detectors = {"knn": rng.random(batch.height), "ecod": rng.random(batch.height)}
+    return explainer, batch, featurizer.transform(batch), detectors
+
+
+@pytest.mark.parametrize("height", [20, 300])  # below and above the Python-pick limit
+def test_explained_events_picked_in_python_or_gathered_explain_alike(
+    height: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    explainer, batch, X, detectors = _batch_explainer()
+    batch, X = batch.head(height), X[:height]
+    detectors = {name: scores[:height] for name, scores in detectors.items()}
+    flags = detectors["knn"] > 0.9
+    rows = explainer.rows_to_explain(detectors["knn"] + detectors["ecod"], flags)
+
+    def explain(rows: np.ndarray) -> dict[str, pl.Series]:
+        return explainer.explain(batch, X, rows, detectors, cut=0.9, flags=flags)
+
+    picked = explain(rows)
+    monkeypatch.setattr(fields, "PICK_ROWS", -1)  # every read gathers the explained events
+    gathered = explain(rows)
+    twice = explain(np.concatenate([rows, rows[::2]]))  # a row asked for twice: once
+    for name, column in picked.items():
+        assert column.len() == height and column.dtype == gathered[name].dtype, name
+        assert column.equals(gathered[name]) and column.equals(twice[name]), name
+    explained = np.zeros(height, dtype=bool)
+    explained[rows] = True
+    assert np.array_equal(picked[REASONS].is_not_null().to_numpy(), explained)
+
+
+def test_times_already_in_utc_read_as_the_parsed_strings_would() -> None:
+    times = [dt.datetime(2026, 3, 7, 3, 12, 5, 250_000, tzinfo=dt.UTC), None]
+    parsed = pl.DataFrame({"time": pl.Series(times, dtype=pl.Datetime("ms", "UTC"))})
+    text = parsed.with_columns(pl.col("time").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"))
+    got = [
+        fields._utc_times(_context(events), "time", np.array([1, 0, 0]))
+        for events in (parsed, text)
+    ]
+    assert got[0] == got[1] == [None, times[0], times[0]]
+
+
+def _context(events: pl.DataFrame) -> fields.Context:
+    table = pl.DataFrame({"op": ["a", "b"] * 50})
+    featurizer = Featurizer().fit(table)
+    X = featurizer.transform(table)
+    explainer = Explainer().fit(featurizer, X)
+    rows = np.arange(events.height)
+    return fields.Context(X[rows], events, rows, featurizer, explainer.tails_, {})

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -91,3 +93,31 @@ def test_reference_size_bounds_the_neighbour_index(events: pl.DataFrame) -> None
     assert whole.ensemble_.index_.n_reference_ == events.height
     with pytest.raises(ConfigError, match="reference_size"):
         Pipeline(reference_size=1).fit(events)
+
+
+def test_learning_leaves_out_events_over_the_cut_even_when_a_budget_unflags_them(
+    events: pl.DataFrame,
+) -> None:
+    baseline, new = events.head(3_000), events.slice(3_000, 300)
+    pipe = Pipeline(exclude=("attack", "is_attack"), budget="1").fit(baseline)
+    findings, normal, unflagged = pipe.score_unlearned(new)
+    assert findings.n_flagged <= 1
+    table = (
+        pipe._prepare(new)
+        .select("event_id")
+        .join(findings.table.select("event_id", COMBINED), on="event_id", maintain_order="left")
+    )
+    over = table.get_column(COMBINED).to_numpy() >= findings.thresholds["contamination"]
+    assert 1 < over.sum() < new.height
+    assert np.array_equal(normal, pipe.featurizer_.transform(pipe._prepare(new))[~over])
+    assert np.array_equal(unflagged, ~over)
+
+
+def test_model_version_follows_a_replaced_config(events: pl.DataFrame) -> None:
+    pipe = Pipeline(exclude=("attack", "is_attack")).fit(events.head(1_000))
+    version = pipe.model_version()
+    assert pipe.model_version() == version == pipe.score(events.head(5)).model_version
+    pipe.config = replace(pipe.config, explain_top=3)  # a threshold setting: same model
+    assert pipe.model_version() == version
+    pipe.config = replace(pipe.config, n_neighbors=7)
+    assert pipe.model_version() != version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ import pytest
 
 from loghunt.io import parse_bytes
 from loghunt.model import load_model
-from loghunt.output.findings import COMBINED, FLAGGED, NORM_PREFIX, VOTES
-from loghunt.service.engine import Scorer
+from loghunt.output.findings import COMBINED, FLAGGED, NORM_PREFIX, RANK, VOTES
+from loghunt.schema import ocsf
+from loghunt.service.engine import ScoredBatch, Scorer
 from loghunt.service.ids import finding_id
 from loghunt.service.store import OnlineStore
 
@@ -82,3 +84,26 @@ def test_bad_records_come_back_as_errors(scorer: Scorer, to_ndjson: Any) -> None
     records = batch.records()
     assert records[0]["finding_id"] and isinstance(records[0]["scores"], dict)
     assert pl.DataFrame(records).height == 1
+
+
+@pytest.mark.parametrize("lines", ["shuffled", "some null", "absent"])
+def test_results_follow_the_input_lines_as_a_stable_sort_would(
+    scorer: Scorer, new_records: list[dict[str, Any]], to_ndjson: Any, lines: str
+) -> None:
+    batch = scorer.score_bytes(to_ndjson(new_records[:60]))
+    assert batch.findings is not None
+    table = batch.findings.table
+    line = pl.Series(ocsf.SOURCE_LINE, np.random.default_rng(3).integers(0, 20, table.height))
+    if lines == "some null":
+        line = line.set(pl.Series(np.arange(table.height) % 7 == 0), None)
+    table = table.with_columns(line) if lines != "absent" else table.drop(ocsf.SOURCE_LINE)
+    shuffled = ScoredBatch(replace(batch.findings, table=table), batch.ids, batch.events)
+    expected = table.with_row_index("at")
+    if lines != "absent":
+        expected = expected.sort(ocsf.SOURCE_LINE, maintain_order=True, nulls_last=True)
+    results = shuffled.results()
+    assert [r["rank"] for r in results] == expected.get_column(RANK).to_list()
+    assert [r["finding_id"] for r in results] == batch.ids[expected["at"]].to_list()
+    assert [r["line"] for r in results] == (
+        expected.get_column(ocsf.SOURCE_LINE).to_list() if lines != "absent" else [None] * 60
+    )

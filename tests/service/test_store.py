@@ -142,3 +142,22 @@ def test_explain_top_bounds_the_explained_events_of_a_batch(
         r["event_id"]: r["combined_score"] for r in Scorer(default).score_bytes(bodies[0]).results()
     }
     assert all(scores[r["event_id"]] == r["combined_score"] for r in results)
+
+
+def test_window_and_memory_learn_the_same_events_under_an_alert_budget(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes]
+) -> None:
+    from dataclasses import replace
+
+    store = OnlineStore(model_dir, tmp_path / "state")
+    # A budget of one alert unflags most events the scores flagged: still not learned.
+    store.pipeline.config = replace(store.pipeline.config, budget="1")
+    base = n_reference(store)
+    scorer = Scorer(store)
+    batch = scorer.score_bytes(bodies[0])
+    assert batch.n_flagged == 1
+    learned = scorer.learn_batch(batch)
+    assert learned < 400 - 1  # more than the one alert stayed out
+    assert store.size == learned == n_reference(store) - base
+    store.close()
+    assert n_reference(OnlineStore(model_dir, tmp_path / "state")) == base + learned

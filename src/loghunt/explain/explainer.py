@@ -60,6 +60,8 @@ _Z_CAP = 99.0
 #: Decades a text statistic (length, entropy, digits) must beat its value's own rarity by to
 #: speak for the field: "seen 3 times" says more to an analyst than "10% digits".
 _SECONDARY_PENALTY = 1.0
+#: The nearest normal event ids of events that have none.
+_NO_IDS = pa.array([], pa.large_string())
 #: Text fields of a structured reason before its score.
 _TEXT_FIELDS = ("kind", "field", "value", "typical")
 
@@ -131,12 +133,14 @@ class Explainer:
         """
         self.featurizer_ = featurizer
         self.features_: list[FeatureMeta] = describe_features(featurizer)
+        judged = [(m.index, m.presence) for m in self.features_ if m.presence]
+        self._presence_fields = list(dict.fromkeys(field for _, field in judged))
+        self._judged = judged
+        present = None
+        if events is not None:
+            present = self._presence(present_masks(events, self._presence_fields))
         self.tails_ = FeatureTails.fit(
-            X,
-            [m.side for m in self.features_],
-            self.max_rows,
-            self.random_state,
-            present=None if events is None else self._presence(events),
+            X, [m.side for m in self.features_], self.max_rows, self.random_state, present
         )
         self._penalty = np.array([_SECONDARY_PENALTY * m.secondary for m in self.features_])
         self.fields_ = list(dict.fromkeys(m.field for m in self.features_))
@@ -146,11 +150,12 @@ class Explainer:
         self._by_field = np.argsort(field_index, kind="stable")
         self._field_of_grouped = field_index[self._by_field]
         self._field_starts = np.flatnonzero(np.diff(self._field_of_grouped, prepend=-1))
+        self._index_of = {m.name: m.index for m in self.features_}
         return self
 
-    def _presence(self, events: pl.DataFrame) -> dict[int, NDArray[np.bool_]]:
-        masks = present_masks(events, (m.presence for m in self.features_ if m.presence))
-        return {m.index: masks[m.presence] for m in self.features_ if m.presence}
+    def _presence(self, masks: Mapping[str, NDArray[np.bool_]]) -> dict[int, NDArray[np.bool_]]:
+        """Per feature judged among present values, the rows where its field has one."""
+        return {j: masks[field] for j, field in self._judged}
 
     def rows_to_explain(self, combined: Float64s, flags: NDArray[np.bool_]) -> Ints:
         """Flagged rows and the ``top`` highest combined scores, highest first."""
@@ -188,6 +193,9 @@ class Explainer:
         if rows.size == 0:
             nulls = pl.DataFrame(schema=_COLUMNS).clear(X.shape[0])
             return {name: nulls.get_column(name) for name in _COLUMNS}
+        _, first = np.unique(rows, return_index=True)
+        if first.size < rows.size:  # a row asked for twice is explained once
+            rows = rows[np.sort(first)]
         reasons = (self._field_reasons(events, X, rows), _detector_reasons(detectors, rows, cut))
         near = nearest_normal(
             X if space is None else space,
@@ -200,15 +208,25 @@ class Explainer:
             self.random_state,
             index_rows,
         )
-        nearest = _neighbour_ids(events.get_column(event_id), near)
-        return _scatter(_per_row(reasons, nearest), rows, X.shape[0])
+        nearest = _neighbour_ids(events.get_column(event_id), near, rows, X.shape[0])
+        return {**_reason_columns(reasons, rows, X.shape[0]), NEAREST_NORMAL: nearest}
 
     def _field_reasons(self, events: pl.DataFrame, X: NDArray[np.float32], rows: Ints) -> Reasons:
         """One entry per (explained event, field reason): ``q`` (position in ``rows``), rank."""
         if rows.size == 0:
             return _no_reasons()
-        Xq, explained = X[rows], events[rows.tolist()]
-        present = self._presence(explained) if self.tails_.conditional else None
+        Xq = X[rows]
+        ctx = Context(
+            Xq=Xq,
+            events=events,
+            rows=rows,
+            featurizer=self.featurizer_,
+            tails=self.tails_,
+            index_of=self._index_of,
+        )
+        present = None
+        if self.tails_.conditional:
+            present = self._presence(ctx.present(self._presence_fields))
         contrib, z = self.tails_.score(Xq, present)
         key = np.round(contrib - self._penalty, 2) + _Z_TIEBREAK * np.minimum(z, _Z_CAP)
         best_feature, field_key = self._best_per_field(key)
@@ -218,13 +236,6 @@ class Explainer:
         scores = np.take_along_axis(contrib, chosen.reshape(-1, k), axis=1).ravel()
         keep = scores >= self.min_score
         keep[::k] = True  # every explained event keeps its strongest reason
-        ctx = Context(
-            Xq=Xq,
-            events=explained,
-            featurizer=self.featurizer_,
-            tails=self.tails_,
-            index_of={m.name: m.index for m in self.features_},
-        )
         cells = np.flatnonzero(keep)
         return self._describe(
             ctx, chosen, cells[np.argsort(chosen[cells], kind="stable")], k, scores
@@ -281,11 +292,12 @@ def _no_reasons() -> Reasons:
     return Reasons(empty, empty, [], [], [], [], np.zeros(0), [])
 
 
-def _per_row(parts: tuple[Reasons, ...], nearest: pl.Series) -> pl.DataFrame:
-    """One row per explained event (``q`` order): its reasons joined into one text, the
-    structured reasons (fields by rank, the detectors last) and its nearest normal events."""
-    q = np.concatenate([p.q for p in parts])
-    order = np.lexsort((np.concatenate([p.rank for p in parts]), q))
+def _reason_columns(parts: tuple[Reasons, ...], rows: Ints, n: int) -> dict[str, pl.Series]:
+    """Length-``n`` ``reasons`` and ``reason_details``: the explained events' (``rows``)
+    reasons joined into one text, and structured (fields by rank, the detectors last); null
+    for the other events."""
+    owner = rows[np.concatenate([p.q for p in parts])]  # the event row of each reason
+    order = np.lexsort((np.concatenate([p.rank for p in parts]), owner))
     at = order.tolist()
 
     def strings(name: str) -> list[str]:
@@ -293,18 +305,24 @@ def _per_row(parts: tuple[Reasons, ...], nearest: pl.Series) -> pl.DataFrame:
         return [values[i] for i in at]
 
     texts = strings("text")
-    details = pl.DataFrame(  # from a list of series: the cheapest constructor
+    # Built in pyarrow: polars builds a struct column, then converts it, several times slower.
+    details = pa.StructArray.from_arrays(
         [
-            *(pl.Series(name, strings(name), dtype=pl.String) for name in _TEXT_FIELDS),
-            pl.Series("score", np.concatenate([p.score for p in parts])[order], dtype=pl.Float64),
-            pl.Series("text", texts, dtype=pl.String),
-        ]
-    ).to_struct(REASON_DETAILS)
-    lists, offsets = _lists(details.to_arrow(), q[order], nearest.len())
-    joined = ["; ".join(texts[lo:hi]) for lo, hi in itertools.pairwise(offsets.tolist())]
-    return pl.DataFrame(
-        [pl.Series(REASONS, joined, dtype=pl.String), pl.Series(REASON_DETAILS, lists), nearest]
+            *(pa.array(strings(name), pa.large_string()) for name in _TEXT_FIELDS),
+            pa.array(np.concatenate([p.score for p in parts])[order], pa.float64()),
+            pa.array(texts, pa.large_string()),
+        ],
+        names=[*_TEXT_FIELDS, "score", "text"],
     )
+    lists, offsets = _lists(details, owner[order], n, rows)
+    joined: list[str | None] = [None] * n
+    starts = offsets[rows].tolist()
+    for row, lo, hi in zip(rows.tolist(), starts, offsets[rows + 1].tolist(), strict=True):
+        joined[row] = "; ".join(texts[lo:hi])
+    return {
+        REASONS: pl.Series(REASONS, joined, dtype=pl.String),
+        REASON_DETAILS: pl.Series(REASON_DETAILS, lists),
+    }
 
 
 def _detector_reasons(detectors: Mapping[str, Float64s], rows: Ints, cut: float) -> Reasons:
@@ -335,32 +353,40 @@ def _detector_reasons(detectors: Mapping[str, Float64s], rows: Ints, cut: float)
     )
 
 
-def _neighbour_ids(event_ids: pl.Series, near: Ints) -> pl.Series:
-    """Each explained row's nearest normal event ids (``near``: row numbers, -1 pads)."""
+def _neighbour_ids(
+    event_ids: pl.Series, near: Ints, rows: Ints | None = None, n: int | None = None
+) -> pl.Series:
+    """The nearest normal event ids of the explained rows ``rows`` (default: the first
+    ``len(near)`` rows), in a length-``n`` column that is null for the other rows.
+
+    ``near[q]`` holds the row numbers of row ``rows[q]``'s neighbours, -1 padding them.
+    """
+    if rows is None:
+        rows = np.arange(near.shape[0], dtype=np.int64)
+    by_row = np.argsort(rows, kind="stable")  # lists are cut in row order
+    near, rows = near[by_row], rows[by_row]
     valid = near >= 0
+    n = near.shape[0] if n is None else n
+    if not valid.any():  # no normal event to list (a batch of one): no gather
+        return pl.Series(NEAREST_NORMAL, _lists(_NO_IDS, rows[:0], n, rows)[0])
     ids = event_ids[near[valid]].cast(pl.String)
-    owner = np.nonzero(valid)[0]  # the explained row of each id
+    owner = rows[np.nonzero(valid)[0]]  # the explained row of each id
     if ids.null_count():  # events without an id are left out
         known = ids.is_not_null().to_numpy()
         ids, owner = ids.filter(known), owner[known]
-    return pl.Series(NEAREST_NORMAL, _lists(ids.to_arrow(), owner, near.shape[0])[0])
+    return pl.Series(NEAREST_NORMAL, _lists(ids.to_arrow(), owner, n, rows)[0])
 
 
-def _lists(values: pa.Array, owner: Ints, n: int) -> tuple[pa.LargeListArray, Ints]:
-    """``n`` lists of ``values``, whose entries belong to the rows ``owner`` (ascending);
-    and the lists' offsets into ``values``.
+def _lists(values: pa.Array, owner: Ints, n: int, rows: Ints) -> tuple[pa.LargeListArray, Ints]:
+    """``n`` lists of ``values``, whose entries belong to the rows ``owner`` (ascending),
+    null outside ``rows``; and the lists' offsets into ``values``.
 
     Cut from offsets with pyarrow: a polars group-by is a query to plan and run, and polars
     builds nested lists from Python objects about ten times slower.
     """
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
-    return pa.LargeListArray.from_arrays(pa.array(offsets), values), offsets
-
-
-def _scatter(per_row: pl.DataFrame, rows: Ints, n: int) -> dict[str, pl.Series]:
-    """Length-``n`` columns: row ``rows[q]`` gets ``per_row``'s row ``q``, the others null."""
-    position = np.full(n, np.nan)
-    position[rows] = np.arange(rows.size)
-    out = per_row[pl.Series(position, nan_to_null=True).cast(pl.Int64)]
-    return {name: out.get_column(name) for name in _COLUMNS}
+    absent = np.ones(n, dtype=bool)
+    absent[rows] = False
+    mask = pa.array(absent) if absent.any() else None
+    return pa.LargeListArray.from_arrays(pa.array(offsets), values, mask=mask), offsets

@@ -38,12 +38,10 @@ def finding_ids(event_ids: pl.Series, version: str) -> pl.Series:
     2
     """
     # The prefix is hashed once; each id continues a copy of that state (same digests).
-    copy = hashlib.sha256(f"{version}|".encode()).copy
-
-    def one(event_id: str | None) -> str:
-        state = copy()
+    prefix = hashlib.sha256(f"{version}|".encode())
+    ids = []
+    for event_id in event_ids.cast(pl.String).to_list():  # a loop: no call per id
+        state = prefix.copy()
         state.update((event_id or "").encode())  # a null id hashes as ""
-        return state.hexdigest()[:ID_HEX_DIGITS]
-
-    ids = [one(event_id) for event_id in event_ids.cast(pl.String).to_list()]
+        ids.append(state.hexdigest()[:ID_HEX_DIGITS])
     return pl.Series("finding_id", ids, dtype=pl.String)

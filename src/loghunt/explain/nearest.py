@@ -89,10 +89,12 @@ def _search_sample(
     reference_size: int,
     random_state: int,
 ) -> Ints:
-    rng = np.random.default_rng(random_state)
     sample = normal
     if normal.size > reference_size:
+        rng = np.random.default_rng(random_state)
         sample = np.sort(rng.choice(normal, reference_size, replace=False))
+    if sample.size == 1 and (queries == sample[0]).all():  # one unflagged event, searched
+        return np.full((queries.size, k), -1, dtype=np.int64)
     wanted = min(k + 1, sample.size)
     # The index's search runs on one thread when it is small (most live batches).
     index = NeighborIndex(metric=metric, method="exact").fit(X[sample])

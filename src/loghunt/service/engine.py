@@ -71,15 +71,15 @@ class ScoredBatch:
     """The outcome of one batch: findings (in rank order), their ids and the errors.
 
     ``events`` is the normalised event table in input order (what was scored), ``normal``
-    the rows of its unflagged events for the store to learn (``None`` when not learning),
-    ``learned`` how many joined the online store.
+    the events its scores did not flag with their rows in the detectors' space, for the
+    store to learn (``None`` when not learning), ``learned`` how many joined the store.
     """
 
     findings: Findings | None
     ids: pl.Series
     events: pl.DataFrame
     errors: list[RecordError] = field(default_factory=list)
-    normal: NDArray[np.float32] | None = None
+    normal: tuple[pl.DataFrame, NDArray[np.float32]] | None = None
     learned: int = 0
 
     @property
@@ -94,14 +94,13 @@ class ScoredBatch:
         """Per event, in input order: ids, combined score, flag, votes, scores and reasons."""
         if self.findings is None:
             return []
-        table = self.findings.table.with_columns(self.ids.alias(FINDING_ID))
-        if ocsf.SOURCE_LINE in table.columns:
-            table = table.sort(ocsf.SOURCE_LINE, maintain_order=True, nulls_last=True)
+        # Built in rank order, then put in input order: the table is read, never re-sorted.
+        table = self.findings.table
         detectors = self.findings.detectors
         columns = [table.get_column(NORM_PREFIX + d).to_list() for d in detectors]
         scores = [dict(zip(detectors, row, strict=True)) for row in zip(*columns, strict=True)]
         lines = _column(table, ocsf.SOURCE_LINE)
-        return [
+        ranked = [
             {
                 "finding_id": fid,
                 "event_id": eid,
@@ -114,7 +113,7 @@ class ScoredBatch:
                 "reasons": reasons,
             }
             for fid, eid, line, rank, score, flag, votes, per_detector, reasons in zip(
-                table.get_column(FINDING_ID).to_list(),
+                self.ids.to_list(),
                 table.get_column(ocsf.EVENT_ID).to_list(),
                 lines,
                 table.get_column(RANK).to_list(),
@@ -126,6 +125,20 @@ class ScoredBatch:
                 strict=True,
             )
         ]
+        return [ranked[i] for i in self._input_order(table)]
+
+    @staticmethod
+    def _input_order(table: pl.DataFrame) -> list[int]:
+        """Row numbers of ``table`` by source line (stable; rows without a line last)."""
+        lines = table.get_column(ocsf.SOURCE_LINE, default=None)
+        if lines is None:
+            return list(range(table.height))
+        if lines.dtype.is_integer() and lines.null_count() == 0:  # as read: no query to run
+            order: list[int] = np.argsort(lines.to_numpy(), kind="stable").tolist()
+            return order
+        rows = pl.DataFrame([lines.alias("line"), pl.Series("row", np.arange(table.height))])
+        ordered = rows.sort("line", maintain_order=True, nulls_last=True)
+        return ordered.get_column("row").to_list()
 
     @property
     def model_version(self) -> str:
@@ -235,19 +248,20 @@ class Scorer:
         with self.store.lock.shared():
             pipeline = self.store.pipeline
             events = conform(normalize(table), self.store.input_kinds)
-            findings, normal = pipeline.score_unlearned(events)
+            findings, rows, unflagged = pipeline.score_unlearned(events)
             ids = finding_ids(findings)
-        learning = self.learn and self.store.learning
-        return ScoredBatch(findings, ids, events, errors, normal if learning else None)
+        batch = ScoredBatch(findings, ids, events, errors)
+        if self.learn and self.store.learning:
+            batch.normal = (events.filter(pl.Series(unflagged)), rows)
+        return batch
 
     def learn_batch(self, batch: ScoredBatch) -> int:
-        """Learn the batch's unflagged events and record them in the store's on-disk window
-        (novelty mode); returns how many."""
-        if batch.normal is None or batch.findings is None:
+        """Learn the events the batch's scores did not flag and record them in the store's
+        on-disk window (novelty mode); returns how many. Events flagged by the scores but
+        unflagged by an alert budget or a suppression rule are not learned either."""
+        if batch.normal is None:
             return 0
-        flagged = batch.findings.table.filter(pl.col(FLAGGED)).get_column(ocsf.EVENT_ID)
-        normal = batch.events.filter(~pl.col(ocsf.EVENT_ID).is_in(flagged.implode()))
-        batch.learned = self.store.append(normal, batch.normal)
+        batch.learned = self.store.append(*batch.normal)
         return batch.learned
 
 
