@@ -188,6 +188,7 @@ def read_json_lines(stream: IO[bytes], name: str, ctx: ReadContext) -> None:
     readline = stream.readline
     loads = orjson.loads
     add = ctx.add_line_value
+    add_row, limits = ctx.builder.add_row, ctx.limits
     line = offset = 0
     try:
         while raw := readline(limit + 1):
@@ -200,16 +201,22 @@ def read_json_lines(stream: IO[bytes], name: str, ctx: ReadContext) -> None:
                 offset += _skip_rest_of_line(stream)
                 continue
             try:
-                value, lenient = loads(raw), False
+                value = loads(raw)
             except orjson.JSONDecodeError as exc:
                 if raw.isspace():
                     continue
                 parsed = parse_fallback(raw, exc)
                 if isinstance(parsed, _Refused):
                     ctx.dead(name, line, start, parsed, raw)
-                    continue
-                value, lenient = parsed, True
-            add(value, name, line, start, raw, lenient)
+                else:
+                    add(parsed, name, line, start, raw, True)
+                continue
+            if type(value) is dict and type(value.get("Records")) is not list:
+                # One event on the line (the usual case): what add_line_value does, inline.
+                flat, flags = flatten_record(value, limits)
+                add_row(flat, flags, name, line)
+            else:
+                add(value, name, line, start, raw, False)
     except STREAM_ERRORS as exc:
         ctx.dead(name, None, offset, f"input stream broken: {exc}")
 
