@@ -48,9 +48,10 @@ class ServiceSettings:
     flagged_to_sink : bool
         Write only flagged findings to the sink (normal events go to the store instead).
     workers : int
-        Threads handling requests. Scoring holds the store's lock, so batches are scored one
-        at a time; a second thread reads the next body and answers the last one meanwhile.
-        On 2 busy cores that was no faster (GIL contention), hence 1 by default.
+        Threads handling requests. Batches are scored side by side (learning takes turns):
+        one batch's FAISS search, which runs without the GIL, overlaps another's parsing.
+        With 2 clients sending 1,000-event batches at a 1,000,000-vector store, 2 threads
+        served 6,103-6,650 events/s and 1 thread 4,883-4,900 (same command, interleaved).
     """
 
     token: str | None = None
@@ -58,7 +59,7 @@ class ServiceSettings:
     max_events: int = 10_000
     queue_capacity: int = 32
     flagged_to_sink: bool = True
-    workers: int = 1
+    workers: int = 2
 
 
 class HTTPError(LoghuntError):

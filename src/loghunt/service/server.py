@@ -63,7 +63,7 @@ def serve(
     max_body_bytes: int = 16 << 20,
     max_events: int = 10_000,
     queue_capacity: int = 32,
-    workers: int = 1,
+    workers: int = 2,
 ) -> None:
     """Run the HTTP API until SIGINT/SIGTERM; the store is saved on the way out."""
     try:
