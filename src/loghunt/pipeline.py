@@ -218,7 +218,7 @@ class Pipeline:
         """Fit on ``data`` and score the same events (the usual hunt), featurizing once."""
         events = self._prepare(data)
         X = self._fit(events)
-        return self._findings(events, X, self.ensemble_.train_scores_, suppress)
+        return self._findings_and_flags(events, X, self.ensemble_.train_scores_, suppress)[0]
 
     # -- steps -----------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -353,15 +353,6 @@ class Pipeline:
             cached = (train, {n: np.sort(np.asarray(v, np.float64)) for n, v in train.items()})
             self._sorted_train = cached
         return cached[1]
-
-    def _findings(
-        self,
-        events: pl.DataFrame,
-        X: NDArray[np.float32],
-        raw: dict[str, NDArray[np.float64]],
-        suppress: Suppressions | None = None,
-    ) -> Findings:
-        return self._findings_and_flags(events, X, raw, suppress)[0]
 
     def _findings_and_flags(
         self,
