@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,6 +79,10 @@ _KEY_FIELDS = (
 _PARALLEL_SORT_ROWS = 100_000
 # Settings that only move the threshold: they leave the model, hence finding ids, unchanged.
 _THRESHOLD_SETTINGS = ("contamination", "min_votes", "labels", "budget", "explain_top")
+
+
+#: Per thread, the timings of the pipeline call in progress: (id of the pipeline, steps).
+_call = threading.local()
 
 
 @dataclass(frozen=True)
@@ -184,7 +189,7 @@ class Pipeline:
         learn their rows one at a time under its own lock.
         """
         self._check_fitted()
-        self.timings_: dict[str, float] = {}  # this call's steps, not a running sum
+        self._start_timings()
         # One event is enough to score against a fitted baseline (the service scores singles).
         events = self._prepare(data, min_events=1)
         with self._timed("featurize"):
@@ -237,7 +242,7 @@ class Pipeline:
     def _fit(self, events: pl.DataFrame) -> NDArray[np.float32]:
         """Fit every step on normalised events; returns their feature matrix."""
         cfg = self.config.check()
-        self.timings_ = {}
+        self._start_timings()
         with self._timed("featurize"):
             self.featurizer_ = Featurizer(
                 fields=list(cfg.fields) if cfg.fields else None,
@@ -407,7 +412,7 @@ class Pipeline:
                 if len(names) > 1 and events.height > 1
                 else None
             ),
-            timings=dict(self.timings_),
+            timings=dict(self._timings()),
             detector_seconds=dict(self.ensemble_.fit_seconds_),
             plan=self.plan_,
         ), decided
@@ -573,11 +578,25 @@ class Pipeline:
             evaluate("ensemble", combined, flags, truth),
         ]
 
+    def _start_timings(self) -> None:
+        """A fresh record of this call's steps, kept per thread: a service scores batches
+        side by side, and each batch's findings carry only its own steps. ``timings_`` is
+        the latest call's."""
+        #: Seconds per step of the latest fit or score call.
+        self.timings_: dict[str, float] = {}
+        _call.timings = (id(self), self.timings_)
+
+    def _timings(self) -> dict[str, float]:
+        """The steps of this thread's current call (``timings_`` outside one)."""
+        owner, timings = getattr(_call, "timings", (None, None))
+        return timings if owner == id(self) and timings is not None else self.timings_
+
     @contextmanager
     def _timed(self, step: str) -> Iterator[None]:
         start = time.perf_counter()
         yield
-        self.timings_[step] = self.timings_.get(step, 0.0) + time.perf_counter() - start
+        timings = self._timings()
+        timings[step] = timings.get(step, 0.0) + time.perf_counter() - start
 
 
 def labels_to_bool(column: pl.Series) -> NDArray[np.bool_]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -121,3 +123,19 @@ def test_model_version_follows_a_replaced_config(events: pl.DataFrame) -> None:
     assert pipe.model_version() == version
     pipe.config = replace(pipe.config, n_neighbors=7)
     assert pipe.model_version() != version
+
+
+def test_calls_side_by_side_each_time_their_own_steps(events: pl.DataFrame) -> None:
+    pipe = Pipeline(exclude=("attack", "is_attack")).fit(events.head(2_000))
+    batches = [events.slice(2_000 + 50 * i, 50) for i in range(24)]
+
+    def score(batch: pl.DataFrame) -> tuple[dict[str, float], float]:
+        started = time.perf_counter()
+        findings = pipe.score(batch)
+        return findings.timings, time.perf_counter() - started
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(score, batches))
+    for timings, wall in results:
+        assert set(timings) == {"featurize", "detect", "explain"}
+        assert sum(timings.values()) <= wall
