@@ -458,7 +458,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
         "With one client, latency is the service's time per request; with two, requests are",
         "scored side by side (one thread per request up to --workers; learning takes turns),",
-        "sharing the 2 cores and the memory bus the 1,000,000-vector search saturates.",
+        "sharing the 2 cores and the memory bus (a search of 1,000,000 vectors saturates it).",
         "",
         "| clients | batch | requests | events/s | p50 ms | p95 ms | p99 ms | 429s |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
