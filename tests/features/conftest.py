@@ -9,6 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from loghunt.features.numeric import CLIP, RobustScaler
+
 T0 = dt.datetime(2024, 3, 4, tzinfo=dt.UTC)  # a Monday
 
 MakeEvents = Callable[..., pl.DataFrame]
@@ -61,3 +63,13 @@ def make_events() -> MakeEvents:
 @pytest.fixture
 def events() -> pl.DataFrame:
     return _make_events()
+
+
+def scaler_expr(scaler: RobustScaler, column: pl.Expr) -> pl.Expr:
+    """The reference of :func:`loghunt.features.numeric.scale_columns`: a scaled Float32
+    expression, with null, NaN and inf as 0 (the median)."""
+    x = column.cast(pl.Float64)
+    if scaler.log:
+        x = x.sign() * x.abs().log1p()
+    scaled = ((x - scaler.center) / scaler.scale).clip(-CLIP, CLIP)
+    return pl.when(x.is_finite()).then(scaled).otherwise(0.0).cast(pl.Float32)

@@ -22,6 +22,8 @@ from loghunt.features.lookup import KeyIndex, ValueMemo, factorize
 from loghunt.features.windows import WindowFeatures
 from loghunt.synth import generate_cloudtrail_table
 
+from .conftest import scaler_expr
+
 T0 = dt.datetime(2024, 3, 4, tzinfo=dt.UTC)
 USER, IP, OP = "actor.user.name", "src_endpoint.ip", "api.operation"
 LABELS = ("is_attack", "attack")
@@ -207,7 +209,7 @@ def test_chunked_transform_matches_whole_frame_transform(
         work = fz._prepare(chunk)
         raw = _reference_windows(window, work)
         scaled = raw.select(
-            (window.scalers[c].expr(pl.col(c)) if c in window.scalers else pl.col(c)).cast(
+            (scaler_expr(window.scalers[c], pl.col(c)) if c in window.scalers else pl.col(c)).cast(
                 pl.Float32
             )
             for c in raw.columns

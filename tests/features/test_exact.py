@@ -18,6 +18,8 @@ from loghunt.features.categorical import ValueCounts, rarity
 from loghunt.features.numeric import RobustScaler, scale_columns
 from loghunt.features.timefeat import UTC_MS, TimeFeatures, calendar_exprs
 
+from .conftest import scaler_expr
+
 
 def _awkward_numbers(n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -47,7 +49,9 @@ def test_scale_columns_equals_the_scaler_expressions(size: int) -> None:
     frame = frame.with_columns(pl.Series("0", raw[:, 0]).scatter(np.flatnonzero(nulls), None))
     raw[nulls, 0] = np.nan
     ours = scale_columns(scalers, raw)
-    theirs = frame.select(s.expr(pl.col(str(j))).alias(str(j)) for j, s in enumerate(scalers))
+    theirs = frame.select(
+        scaler_expr(s, pl.col(str(j))).alias(str(j)) for j, s in enumerate(scalers)
+    )
     assert ours.dtype == np.float32
     assert np.array_equal(ours, theirs.to_numpy())
 

@@ -179,8 +179,6 @@ class TableBuilder:
         # Rows before this chunk (even rows without keys) or frames need the general path.
         if self._chunk_start or self._columns or len(pending) > max_columns:
             return None
-        for values in pending.values():
-            values.extend(repeat(None, n - len(values)))
         series = []
         for name, (typed, _) in zip(pending, _typed_columns(pending, n), strict=True):
             safe = _safe_name(name)
@@ -232,8 +230,6 @@ class TableBuilder:
         n, start = self._pending_rows, self._chunk_start
         if not n:
             return
-        for values in self._pending.values():
-            values.extend(repeat(None, n - len(values)))
         typed = _typed_columns(self._pending, n)
         for (name, values), (series, kinds) in zip(self._pending.items(), typed, strict=True):
             index = None
@@ -252,12 +248,15 @@ class TableBuilder:
 
 
 def _typed_columns(columns: dict[str, list[Any]], n: int) -> list[tuple[pl.Series, set[str]]]:
-    """Type each column of one chunk (``n`` rows) as :func:`_typed_series` does, in order.
+    """Type each column of one chunk (``n`` rows) as :func:`_typed_series` does, in order,
+    after padding each with None to the chunk's ``n`` rows.
 
     Building a polars Series costs ~10 µs however short it is, so in a small chunk the
     columns of one type are built as one Series and sliced (slices share its buffers, so a
     large chunk is built column by column instead).
     """
+    for values in columns.values():
+        values.extend(repeat(None, n - len(values)))
     if n * len(columns) > _MAX_GROUPED_CELLS:
         return [_typed_series(values, name) for name, values in columns.items()]
     planned = {name: _plan_type(values) for name, values in columns.items()}
@@ -294,15 +293,22 @@ def _plan_type(values: list[Any]) -> tuple[str, set[str], list[Any]]:
         return "str", set(), values
     if type(first) is str:
         return "str", {"str"}, values
+    group, kinds = _type_rule(values)
+    return group, kinds, _text(values) if group == "str" else values
+
+
+def _type_rule(values: list[Any]) -> tuple[str, set[str]]:
+    """The rule in :class:`TableBuilder` for a column that holds a value other than text:
+    its Series type (a key of ``_GROUP_DTYPES``) and its kinds."""
     types = set(map(type, values))
     types.discard(type(None))
     if types == {bool}:
-        return "bool", {"bool"}, values
+        return "bool", {"bool"}
     if types == {int}:
-        return "int", {"int"}, values
+        return "int", {"int"}
     if types <= {int, float}:
-        return "float", {_PY_KINDS[t] for t in types}, values
-    return "str", {_PY_KINDS.get(t, "other") for t in types}, _text(values)
+        return "float", {_PY_KINDS[t] for t in types}
+    return "str", {_PY_KINDS.get(t, "other") for t in types}
 
 
 def _typed_series(values: list[Any], name: str = "") -> tuple[pl.Series, set[str]]:
@@ -317,19 +323,16 @@ def _typed_series(values: list[Any], name: str = "") -> tuple[pl.Series, set[str
             return pl.Series(name, values, dtype=pl.String, strict=True), {"str"}
         except TypeError:
             pass
-    types = set(map(type, values))
-    types.discard(type(None))
-    if types == {bool}:
-        return pl.Series(name, values, dtype=pl.Boolean), {"bool"}
-    if types == {int}:
+    group, kinds = _type_rule(values)
+    if group == "int":
         try:
-            return pl.Series(name, values, dtype=pl.Int64), {"int"}
+            return pl.Series(name, values, dtype=pl.Int64), kinds
         except (TypeError, OverflowError):
             # Past Int64 (orjson yields up to 2**64 - 1): text keeps every digit exact.
             return _as_text(values, name), {"bigint"}
-    if types <= {int, float}:
-        return pl.Series(name, values, dtype=pl.Float64), {_PY_KINDS[t] for t in types}
-    return _as_text(values, name), {_PY_KINDS.get(t, "other") for t in types}
+    if group == "str":
+        return _as_text(values, name), kinds
+    return pl.Series(name, values, dtype=_GROUP_DTYPES[group]), kinds
 
 
 def _as_text(values: list[Any], name: str = "") -> pl.Series:

@@ -55,6 +55,8 @@ _CLOUDTRAIL_KEEP = (
     "vpcEndpointId",
 )
 
+#: Columns every flattened CloudTrail record has.
+_CLOUDTRAIL_MARKERS = frozenset({"eventName", "eventSource"})
 _RENAME_TARGETS = frozenset(_CLOUDTRAIL_RENAMES.values())
 # Every column the CloudTrail mapping reads or coalesces with.
 _CLOUDTRAIL_INPUTS = frozenset(
@@ -96,7 +98,7 @@ _STRING_TIME_FORMATS = (
 
 def is_cloudtrail(table: pl.DataFrame) -> bool:
     """True when the table holds CloudTrail records (flattened)."""
-    return {"eventName", "eventSource"} <= set(table.columns)
+    return set(table.columns) >= _CLOUDTRAIL_MARKERS
 
 
 def normalize(table: pl.DataFrame) -> pl.DataFrame:
@@ -127,7 +129,7 @@ def _normalize(table: pl.DataFrame) -> pl.DataFrame:
     present = set(columns)
     query = table.lazy()
     steps = 0
-    if {"eventName", "eventSource"} <= present:
+    if present >= _CLOUDTRAIL_MARKERS:  # is_cloudtrail
         exprs, targets = _cloudtrail_exprs(frozenset(present & _CLOUDTRAIL_INPUTS))
         drop = [
             c
