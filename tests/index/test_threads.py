@@ -3,8 +3,16 @@ from __future__ import annotations
 import threading
 
 import faiss
+import pytest
 
-from loghunt.index.threads import blas_distances, one_faiss_thread
+from loghunt.index.threads import (
+    IDLE_SPLIT_PAIRS,
+    ONE_THREAD_PAIRS,
+    blas_distances,
+    idle_cores,
+    one_faiss_thread,
+    search_threads,
+)
 
 
 def test_blas_setting_is_restored_after_nested_and_concurrent_blocks() -> None:
@@ -36,3 +44,30 @@ def test_one_thread_block_restores_the_thread_count() -> None:
     with one_faiss_thread(small=False):
         assert faiss.omp_get_max_threads() == before
     assert faiss.omp_get_max_threads() == before
+
+
+def _threads_for(pairs: int) -> int:
+    with search_threads(pairs):
+        return int(faiss.omp_get_max_threads())
+
+
+@pytest.mark.skipif(faiss.omp_get_max_threads() < 2, reason="needs 2 OpenMP threads")
+def test_idle_cores_split_only_searches_of_moderate_size() -> None:
+    every = faiss.omp_get_max_threads()
+    sizes = (10_000, IDLE_SPLIT_PAIRS, IDLE_SPLIT_PAIRS + 1, ONE_THREAD_PAIRS + 1)
+    assert [_threads_for(p) for p in sizes] == [1, 1, 1, every]
+    with idle_cores():
+        assert [_threads_for(p) for p in sizes] == [every, every, 1, every]
+        with idle_cores(False):
+            assert _threads_for(10_000) == 1
+        assert _threads_for(10_000) == every
+    assert _threads_for(10_000) == 1
+
+
+def test_idle_cores_is_declared_per_thread() -> None:
+    seen: list[int] = []
+    with idle_cores():
+        other = threading.Thread(target=lambda: seen.append(_threads_for(10_000)))
+        other.start()
+        other.join()
+    assert seen == [1]

@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from loghunt.errors import ConfigError, NotFittedError
 from loghunt.index._validation import check_matrix
 from loghunt.index.graph import METRICS, NeighborGraph
-from loghunt.index.threads import ONE_THREAD_PAIRS, blas_distances, one_faiss_thread
+from loghunt.index.threads import blas_distances, search_threads
 
 Int64s = NDArray[np.int64]
 Float32s = NDArray[np.float32]
@@ -332,7 +332,7 @@ class NeighborIndex:
             new_rows = np.arange(self.n_reference_, self.n_reference_ + n_new, dtype=np.int64)
             self.id_rows_ = np.concatenate([self.id_rows_, new_rows])
         lists = self._searched_lists(data)
-        with one_faiss_thread(self._is_small(n_new)):  # IVF assigns rows to lists by a search
+        with search_threads(self._pairs(n_new)):  # IVF assigns rows to lists by a search
             if lists is None:
                 with blas_distances():
                     self.index_.add(data)
@@ -361,20 +361,21 @@ class NeighborIndex:
         n = data.shape[0]
         indices = np.empty((n, k), dtype=np.int64)
         distances = np.empty((n, k), dtype=np.float32)
-        with one_faiss_thread(self._is_small(n)):
+        with search_threads(self._pairs(n)):
             for start in range(0, n, CHUNK_ROWS):
                 stop = min(n, start + CHUNK_ROWS)
                 indices[start:stop], distances[start:stop] = self._knn(data[start:stop], k)
         return NeighborGraph(indices, distances, self.metric, index=self)
 
-    def _is_small(self, n_queries: int) -> bool:
-        """Whether searching ``n_queries`` rows is too little work to start FAISS's threads."""
+    def _pairs(self, n_queries: int) -> int:
+        """About how many (query, reference row) distances a search of ``n_queries`` rows
+        computes: what decides whether FAISS's threads are worth starting."""
         per_query = int(self.n_reference_)
         if self.method_ == "ivf":
             per_query = per_query * int(self.index_.nprobe) // max(int(self.index_.nlist), 1)
         elif self.method_ == "hnsw":
             per_query = 32 * (self.ef_search_ or 64)  # ~M distances per visited node
-        return n_queries * per_query <= ONE_THREAD_PAIRS
+        return n_queries * per_query
 
     def self_graph(self, k: int) -> NeighborGraph:
         """The reference rows' own graph, each row's own match removed.

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from loghunt.errors import LoghuntError, MissingExtraError
+from loghunt.index.threads import idle_cores
 from loghunt.service.auth import check_bearer
 from loghunt.service.engine import RecordError, Scorer
 from loghunt.service.metrics import ServiceMetrics
@@ -102,7 +103,9 @@ class ScoringService:
             raise HTTPError(413, f"{n_records} records; at most {self.settings.max_events}")
         store = self.scorer.store
         try:
-            parts = self.scorer.score_parts(table, errors)  # side by side with other requests
+            # Side by side with other requests; alone, the search may use their cores too.
+            with idle_cores(self.queue.depth == 1):
+                parts = self.scorer.score_parts(table, errors)
             for part in parts:
                 if self.sink is not None:
                     with self._sink_lock:

@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from loghunt.index.threads import idle_cores
 from loghunt.io import parse_bytes
 from loghunt.schema import ocsf
 from loghunt.service.engine import ScoredBatch, Scorer
@@ -161,7 +162,8 @@ class StreamConsumer:
         for d in read.dead_letters:
             key = keys[d.line - 1] if d.line is not None and 0 < d.line <= len(keys) else None
             dead.append({"source": self.source.name, "key": key, "reason": d.reason})
-        parts = self.scorer.score_parts(_locate(read.table, self.source.name, keys))
+        with idle_cores():  # one batch at a time: nothing else wants the cores meanwhile
+            parts = self.scorer.score_parts(_locate(read.table, self.source.name, keys))
         for part in parts:
             for error in part.errors:  # events the model refused
                 key = (error.source or "").partition("@")[2] or None
