@@ -10,6 +10,7 @@ import pytest
 import loghunt.index.neighbors as neighbors_module
 from loghunt.errors import ConfigError, NotFittedError
 from loghunt.index import NeighborGraph, NeighborIndex, build_graph, measure_recall
+from loghunt.index.threads import idle_cores
 
 
 def _clustered(n: int, d: int, seed: int = 0, n_clusters: int = 20) -> np.ndarray:
@@ -233,11 +234,13 @@ def test_graph_head_and_validation() -> None:
         NeighborGraph(indices, np.zeros((4, 2), np.float32), "l2")
 
 
-def test_large_ivf_batches_searched_by_list_give_plain_faiss_results() -> None:
+@pytest.mark.parametrize(("n_queries", "idle"), [(5_000, False), (300, False), (300, True)])
+def test_ivf_batches_searched_by_list_give_plain_faiss_results(n_queries: int, idle: bool) -> None:
     X = _clustered(20_000, 8)
     index = NeighborIndex(method="ivf").fit(X)
-    queries = _clustered(5_000, 8, seed=3)  # above the size where queries are grouped
-    graph = index.search(queries, k=10)
+    queries = _clustered(n_queries, 8, seed=3)
+    with idle_cores(idle):  # small batches on one thread, or split when the cores are idle
+        graph = index.search(queries, k=10)
     raw_d, raw_i = index.index_.search(queries, 10)
     assert (graph.indices == raw_i).all(axis=1).mean() > 0.999
     np.testing.assert_allclose(graph.distances, np.sqrt(np.maximum(raw_d, 0)), rtol=1e-5)

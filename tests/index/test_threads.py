@@ -6,7 +6,6 @@ import faiss
 import pytest
 
 from loghunt.index.threads import (
-    IDLE_SPLIT_PAIRS,
     ONE_THREAD_PAIRS,
     blas_distances,
     idle_cores,
@@ -52,12 +51,12 @@ def _threads_for(pairs: int) -> int:
 
 
 @pytest.mark.skipif(faiss.omp_get_max_threads() < 2, reason="needs 2 OpenMP threads")
-def test_idle_cores_split_only_searches_of_moderate_size() -> None:
+def test_idle_cores_split_small_searches_too() -> None:
     every = faiss.omp_get_max_threads()
-    sizes = (10_000, IDLE_SPLIT_PAIRS, IDLE_SPLIT_PAIRS + 1, ONE_THREAD_PAIRS + 1)
-    assert [_threads_for(p) for p in sizes] == [1, 1, 1, every]
+    sizes = (10_000, ONE_THREAD_PAIRS, ONE_THREAD_PAIRS + 1)
+    assert [_threads_for(p) for p in sizes] == [1, 1, every]
     with idle_cores():
-        assert [_threads_for(p) for p in sizes] == [every, every, 1, every]
+        assert [_threads_for(p) for p in sizes] == [every, every, every]
         with idle_cores(False):
             assert _threads_for(10_000) == 1
         assert _threads_for(10_000) == every

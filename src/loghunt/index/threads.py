@@ -15,13 +15,9 @@ from contextlib import AbstractContextManager, contextmanager
 
 import faiss
 
-#: Searches of at most this many (query, reference) pairs run on one thread...
+#: Searches of at most this many (query, reference) pairs run on one thread, unless the
+#: caller declared the cores idle (:func:`idle_cores`).
 ONE_THREAD_PAIRS = 5_000_000
-#: ...unless the caller declared the cores idle (:func:`idle_cores`) and the search is at
-#: most this long (~25 ms on one core). A longer one would likely still run when the next
-#: request arrives, and then shares a core with it: two clients sending 1,000-event batches
-#: (2.5M pairs each against 1,000,000 rows) were ~6% slower with those searches split too.
-IDLE_SPLIT_PAIRS = 1_000_000
 
 _this_thread = threading.local()
 
@@ -29,9 +25,9 @@ _this_thread = threading.local()
 @contextmanager
 def idle_cores(idle: bool = True) -> Iterator[None]:
     """Declare, inside the block (when ``idle``), that this thread's searches may use the
-    cores other work would: for a service scoring one batch at a time. A live batch of 100
-    events against 1,000,000 rows (search 8.5 -> 5.6 ms) was scored in 28.4 ms instead of
-    32.3 (median wall time, in-process).
+    cores other work would: for a service scoring one batch at a time. Against 1,000,000
+    rows, median wall time in-process: a live batch of 100 events 43.6 -> 35.2 ms, of one
+    event 11.6 -> 9.5 ms.
     """
     before = getattr(_this_thread, "idle", False)
     _this_thread.idle = idle
@@ -48,12 +44,11 @@ def search_threads(pairs: int) -> AbstractContextManager[None]:
     >>> with search_threads(1_000):
     ...     faiss.omp_get_max_threads()
     1
-    >>> with idle_cores(), search_threads(200_000):
+    >>> with idle_cores(), search_threads(1_000):
     ...     faiss.omp_get_max_threads() == every
     True
     """
-    idle = getattr(_this_thread, "idle", False)
-    return one_faiss_thread(pairs <= ONE_THREAD_PAIRS and not (idle and pairs <= IDLE_SPLIT_PAIRS))
+    return one_faiss_thread(pairs <= ONE_THREAD_PAIRS and not getattr(_this_thread, "idle", False))
 
 
 @contextmanager

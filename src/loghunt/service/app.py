@@ -16,6 +16,7 @@ import orjson
 from loghunt.errors import LoghuntError, MissingExtraError
 from loghunt.index.threads import idle_cores
 from loghunt.service.auth import check_bearer
+from loghunt.service.clients import RecentClients
 from loghunt.service.engine import RecordError, Scorer
 from loghunt.service.metrics import ServiceMetrics
 from loghunt.service.sinks import Sink, SinkError
@@ -94,8 +95,9 @@ class ScoringService:
             lambda: store.persist_failures,
         )
 
-    def handle(self, body: bytes) -> bytes:
-        """Score one request body; runs on the work queue's thread."""
+    def handle(self, body: bytes, alone: bool = False) -> bytes:
+        """Score one request body; runs on the work queue's thread. ``alone``: no other
+        client sends requests at present, so this one's search may use every core."""
         table, errors = self.scorer.read(body)
         self.metrics.rejected.inc(len(errors))
         n_records = table.height + len(errors)
@@ -103,8 +105,8 @@ class ScoringService:
             raise HTTPError(413, f"{n_records} records; at most {self.settings.max_events}")
         store = self.scorer.store
         try:
-            # Side by side with other requests; alone, the search may use their cores too.
-            with idle_cores(self.queue.depth == 1):
+            # Side by side with other requests, or alone with every core for the search.
+            with idle_cores(alone and self.queue.depth == 1):
                 parts = self.scorer.score_parts(table, errors)
             for part in parts:
                 if self.sink is not None:
@@ -157,6 +159,7 @@ def make_app(service: ScoringService) -> FastAPI:
     )
     settings = service.settings
     metrics = service.metrics
+    clients = RecentClients()
 
     @app.post("/v1/score")
     async def score(request: Request) -> Response:
@@ -164,8 +167,9 @@ def make_app(service: ScoringService) -> FastAPI:
         try:
             _authorize(request, settings.token)
             body = await _read_body(request, settings.max_body_bytes)
+            alone = clients.only(request.client)
             try:
-                future = service.queue.submit(lambda: service.handle(body))
+                future = service.queue.submit(lambda: service.handle(body, alone))
             except QueueFullError as exc:
                 headers = {"Retry-After": str(exc.retry_after)}
                 raise HTTPError(429, "busy; retry later", headers) from exc
