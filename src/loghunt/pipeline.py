@@ -193,8 +193,8 @@ class Pipeline:
         # One event is enough to score against a fitted baseline (the service scores singles).
         events = self._prepare(data, min_events=1)
         with self._timed("featurize"):
-            X = self.featurizer_.transform(events)
-        X = self._to_space(events, X)
+            features = self.featurizer_.transform(events)
+        X = self._to_space(events, features)
         with self._timed("detect"):
             # Scoring the training data itself: use the leave-self-out training scores, since a
             # fresh search would find each event as its own nearest neighbour.
@@ -202,7 +202,7 @@ class Pipeline:
                 raw = self.ensemble_.train_scores_
             else:
                 raw = self.ensemble_.score(X)
-        findings, decided = self._findings_and_flags(events, X, raw, suppress)
+        findings, decided = self._findings_and_flags(events, X, raw, suppress, features)
         return findings, X[~decided], ~decided
 
     def learn(self, data: Any) -> int:
@@ -365,9 +365,11 @@ class Pipeline:
         X: NDArray[np.float32],
         raw: dict[str, NDArray[np.float64]],
         suppress: Suppressions | None = None,
+        features: NDArray[np.float32] | None = None,
     ) -> tuple[Findings, NDArray[np.bool_]]:
         """The findings, and the flags of the scores alone (before an alert budget and
-        suppressions): the events that learning leaves out."""
+        suppressions): the events that learning leaves out. ``features``: the events'
+        featurized rows when ``X`` holds their embeddings (else featurized again)."""
         cfg = self.config
         norm, combined, votes, decided = self._decide(raw)
         version = self.model_version()
@@ -375,7 +377,7 @@ class Pipeline:
         triaged = self._triage(events, combined, votes, decided, ids, suppress)
         flags, suppressed_by, suppressed, cut = triaged
         with self._timed("explain"):
-            explained = self._explain(events, X, raw, norm, combined, flags)
+            explained = self._explain(events, X, raw, norm, combined, flags, features)
         names = list(raw)
         columns: dict[str, Any] = {}
         for i, name in enumerate(names):
@@ -508,11 +510,13 @@ class Pipeline:
         norm: NDArray[np.float64],
         combined: NDArray[np.float64],
         flags: NDArray[np.bool_],
+        features: NDArray[np.float32] | None = None,
     ) -> dict[str, pl.Series]:
         """Reasons and nearest normal events of flagged and top events (loghunt.explain)."""
         cfg = self.config
-        features = X
-        if getattr(self, "embedder_", None) is not None:  # X holds embeddings
+        if getattr(self, "embedder_", None) is None:
+            features = X
+        elif features is None:  # X holds embeddings; reasons speak of features
             features = self.featurizer_.transform(events)
         explainer = getattr(self, "explainer_", None)
         if explainer is None:  # a model saved without one: this batch is the baseline

@@ -12,9 +12,11 @@ from loghunt.embed.encoding import (
     UNKNOWN,
     FieldCodes,
     NumericScaler,
+    _bucket,
     encode_categories,
 )
 from loghunt.errors import ConfigError, SchemaMismatchError
+from loghunt.features.lookup import DICT_MAX_ROWS
 
 
 def test_vocabulary_unknown_and_null() -> None:
@@ -44,6 +46,37 @@ def test_high_cardinality_fields_hash_the_tail_stably() -> None:
     assert len(np.unique(first)) > 3  # spread over the buckets, not one
     restored = FieldCodes.from_dict(codes.to_dict())
     np.testing.assert_array_equal(restored.encode(tail), first)
+
+
+def _encode_by_table(codes: FieldCodes, column: pl.Series) -> np.ndarray:
+    """The former encoding, one polars replace per call: the reference for the index."""
+    text = column.cast(pl.String)
+    start = N_RESERVED + len(codes.values)
+    lookup = dict(zip(codes.values, range(N_RESERVED, start), strict=True))
+    if codes.n_hash:
+        uniques = text.drop_nulls().unique()
+        others = uniques.filter(~uniques.is_in(list(codes.values)))
+        lookup.update({v: start + _bucket(v, codes.n_hash) for v in others.to_list()})
+    out = text.replace_strict(
+        list(lookup), list(lookup.values()), default=UNKNOWN, return_dtype=pl.Int64
+    ).to_numpy(writable=True)
+    out[text.is_null().to_numpy()] = NULL
+    return out.astype(np.int64)
+
+
+@pytest.mark.parametrize("n_hash", [0, 8])
+@pytest.mark.parametrize("rows", [1, 7, DICT_MAX_ROWS + 10])
+def test_codes_match_the_former_encoding(n_hash: int, rows: int) -> None:
+    rng = np.random.default_rng(rows + n_hash)
+    fitted = [f"v{i % 40}" for i in range(400)] + [f"once{i}" for i in range(60)] + [None]
+    codes = FieldCodes.fit(pl.Series("f", fitted), "f", max_categories=25, n_hash_buckets=n_hash)
+    pool = np.array([f"v{i}" for i in range(45)] + ["once3", "new", "", "ünï"], dtype=object)
+    picked = [None if rng.random() < 0.1 else str(v) for v in rng.choice(pool, rows)]
+    column = pl.Series("f", picked, dtype=pl.String)
+    np.testing.assert_array_equal(codes.encode(column), _encode_by_table(codes, column))
+    numbers = pl.Series("n", rng.integers(0, 50, rows))
+    by_number = FieldCodes.fit(pl.Series("n", np.arange(400) % 30), "n", 20, n_hash)
+    np.testing.assert_array_equal(by_number.encode(numbers), _encode_by_table(by_number, numbers))
 
 
 def test_encode_categories_checks_columns_and_rows() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -15,11 +16,13 @@ import polars as pl
 from numpy.typing import NDArray
 
 from loghunt.errors import ConfigError, SchemaMismatchError
+from loghunt.features.lookup import KeyIndex, has_null
 
 #: Reserved codes at the start of every table: the training mask, values not in the
 #: vocabulary (unseen or too rare) and nulls.
 MASK, UNKNOWN, NULL = 0, 1, 2
 N_RESERVED = 3
+_VALUE = "value"
 
 
 @dataclass(frozen=True)
@@ -70,18 +73,24 @@ class FieldCodes:
         return cls(field, values, n_hash_buckets if hashed else 0)
 
     def encode(self, column: pl.Series) -> NDArray[np.int64]:
-        text = column.cast(pl.String)
-        start = N_RESERVED + len(self.values)
-        lookup = dict(zip(self.values, range(N_RESERVED, start), strict=True))
-        if self.n_hash:
-            uniques = text.drop_nulls().unique()
-            others = uniques.filter(~uniques.is_in(list(self.values)))
-            lookup.update({v: start + _bucket(v, self.n_hash) for v in others.to_list()})
-        codes = text.replace_strict(
-            list(lookup), list(lookup.values()), default=UNKNOWN, return_dtype=pl.Int64
-        ).to_numpy(writable=True)
-        codes[text.is_null().to_numpy()] = NULL  # replace_strict sends nulls to the default
+        # Positions in the vocabulary from an index built once: a per-call lookup table cost
+        # ~0.8 ms a field however few the rows (31 of the 40 ms of a one-event batch).
+        values = column.cast(pl.String).rename(_VALUE).to_frame()
+        found = self._vocabulary.positions(values)
+        codes = np.where(found >= 0, found + N_RESERVED, UNKNOWN)
+        nulls = has_null(values, (_VALUE,))
+        codes[nulls] = NULL
+        others = (found < 0) & ~nulls
+        if self.n_hash and others.any():
+            start = N_RESERVED + len(self.values)
+            text = values.get_column(_VALUE).filter(pl.Series(others)).to_list()
+            buckets = {v: start + _bucket(v, self.n_hash) for v in set(text)}
+            codes[others] = [buckets[v] for v in text]
         return codes.astype(np.int64, copy=False)
+
+    @cached_property
+    def _vocabulary(self) -> KeyIndex:
+        return KeyIndex(pl.DataFrame({_VALUE: list(self.values)}, schema={_VALUE: pl.String}))
 
     def to_dict(self) -> dict[str, Any]:
         return {"field": self.field, "values": list(self.values), "n_hash": self.n_hash}
