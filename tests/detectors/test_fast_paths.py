@@ -4,6 +4,7 @@ search give the same numbers as the straightforward computations they replace.""
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -133,16 +134,20 @@ def test_iforest_int32_walk_equals_scikit_learn(planted) -> None:
     )
 
 
-def test_grouped_ivf_search_equals_faiss_search() -> None:
+@pytest.mark.parametrize("n_queries", [300, 3_000])  # a live batch, and a large one
+def test_grouped_ivf_search_equals_faiss_search(tmp_path: Path, n_queries: int) -> None:
     rng = np.random.default_rng(0)
     R = rng.normal(size=(6_000, 8)).astype(np.float32)
     index = NeighborIndex(method="ivf").fit(R)
-    queries = rng.normal(size=(3_000, 8)).astype(np.float32)  # above the grouping threshold
-    grouped_d, grouped_i = index._faiss_search(queries, 10)
+    index.save(tmp_path)
+    loaded = NeighborIndex.load(tmp_path)  # FAISS does not save the parallel mode
+    queries = rng.normal(size=(n_queries, 8)).astype(np.float32)
     plain_d, plain_i = index.index_.search(queries, 10)
-    np.testing.assert_array_equal(grouped_i, plain_i)
-    np.testing.assert_array_equal(grouped_d, plain_d)
-    assert index.index_.parallel_mode == 0  # restored after the grouped search
+    for searched in (index, loaded):
+        assert searched.index_.parallel_mode == 3
+        grouped_d, grouped_i = searched._faiss_search(queries, 10)
+        np.testing.assert_array_equal(grouped_i, plain_i)
+        np.testing.assert_array_equal(grouped_d, plain_d)
 
 
 def _forest_walk(detector: IForestDetector, X: NDArray[np.float32]) -> NDArray[np.float64]:
