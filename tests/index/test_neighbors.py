@@ -234,12 +234,12 @@ def test_graph_head_and_validation() -> None:
         NeighborGraph(indices, np.zeros((4, 2), np.float32), "l2")
 
 
-@pytest.mark.parametrize(("n_queries", "idle"), [(5_000, False), (300, False), (300, True)])
+@pytest.mark.parametrize(("n_queries", "idle"), [(5_000, False), (300, True)])
 def test_ivf_batches_searched_by_list_give_plain_faiss_results(n_queries: int, idle: bool) -> None:
     X = _clustered(20_000, 8)
     index = NeighborIndex(method="ivf").fit(X)
     queries = _clustered(n_queries, 8, seed=3)
-    with idle_cores(idle):  # small batches on one thread, or split when the cores are idle
+    with idle_cores(idle):  # a small batch split over idle cores gives the same results
         graph = index.search(queries, k=10)
     raw_d, raw_i = index.index_.search(queries, 10)
     assert (graph.indices == raw_i).all(axis=1).mean() > 0.999
