@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +163,24 @@ def test_window_and_memory_learn_the_same_events_under_an_alert_budget(
     assert store.size == learned == n_reference(store) - base
     store.close()
     assert n_reference(OnlineStore(model_dir, tmp_path / "state")) == base + learned
+
+
+def test_a_replaced_model_is_freed_by_reference_counts(
+    model_dir: Path, bodies: list[bytes]
+) -> None:
+    """`serve` and `consume` freeze the loaded model out of the garbage collector, so a model
+    that a rebuild replaces must be freed without it: no reference cycles, caches included."""
+    store = OnlineStore(model_dir)
+    Scorer(store, learn=False).score_bytes(bodies[0])  # fills the per-model caches
+    pipeline = store.pipeline
+    parts = [pipeline, pipeline.ensemble_, pipeline.featurizer_, pipeline.explainer_]
+    parts += [pipeline.ensemble_.index_, *pipeline.ensemble_.detectors_.values()]
+    refs = [weakref.ref(part) for part in parts]
+    del parts, pipeline
+    gc.disable()
+    try:
+        store.pipeline = None
+        assert [r() for r in refs] == [None] * len(refs)
+    finally:
+        gc.enable()
+        store.close()
