@@ -173,9 +173,9 @@ class Pipeline:
         (novelty mode, see :meth:`learn`); flagged events are never learned. ``suppress``:
         analysts' rules that unflag known-benign findings (:mod:`loghunt.explain.suppress`).
         """
-        findings, normal, _ = self.score_unlearned(data, suppress)
+        findings, X, decided = self._score(data, suppress)
         if learn:
-            self.learn_rows(normal)
+            self.learn_rows(X[~decided])
         return findings
 
     def score_unlearned(
@@ -188,6 +188,14 @@ class Pipeline:
         Scoring only reads the fitted state, so a service may score batches side by side and
         learn their rows one at a time under its own lock.
         """
+        findings, X, decided = self._score(data, suppress)
+        normal = ~decided
+        return findings, X[normal], normal
+
+    def _score(
+        self, data: Any, suppress: Suppressions | None
+    ) -> tuple[Findings, NDArray[np.float32], NDArray[np.bool_]]:
+        """The findings, the events' rows in the detectors' space and the scores' flags."""
         self._check_fitted()
         self._start_timings()
         # One event is enough to score against a fitted baseline (the service scores singles).
@@ -203,7 +211,7 @@ class Pipeline:
             else:
                 raw = self.ensemble_.score(X)
         findings, decided = self._findings_and_flags(events, X, raw, suppress, features)
-        return findings, X[~decided], ~decided
+        return findings, X, decided
 
     def learn(self, data: Any) -> int:
         """Novelty update: add ``data``'s events to the neighbour reference; returns how many.
@@ -222,8 +230,9 @@ class Pipeline:
     def fit_score(self, data: Any, suppress: Suppressions | None = None) -> Findings:
         """Fit on ``data`` and score the same events (the usual hunt), featurizing once."""
         events = self._prepare(data)
-        X = self._fit(events)
-        return self._findings_and_flags(events, X, self.ensemble_.train_scores_, suppress)[0]
+        features, X = self._fit(events)
+        train = self.ensemble_.train_scores_
+        return self._findings_and_flags(events, X, train, suppress, features)[0]
 
     # -- steps -----------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -239,8 +248,9 @@ class Pipeline:
         self.n_learned_ = getattr(self, "n_learned_", 0) + added
         return added
 
-    def _fit(self, events: pl.DataFrame) -> NDArray[np.float32]:
-        """Fit every step on normalised events; returns their feature matrix."""
+    def _fit(self, events: pl.DataFrame) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Fit every step on normalised events; returns their features and their rows in the
+        detectors' space (the same matrix unless the detectors read embeddings)."""
         cfg = self.config.check()
         self._start_timings()
         with self._timed("featurize"):
@@ -294,7 +304,7 @@ class Pipeline:
             self.explainer_.fit(self.featurizer_, features, events)
         self.train_fingerprint_ = _fingerprint(X)
         self.n_learned_ = 0
-        return X
+        return features, X
 
     def _to_space(self, events: pl.DataFrame, X: NDArray[np.float32]) -> NDArray[np.float32]:
         """The matrix the detectors read: ``X`` itself, or its events' embeddings."""
@@ -514,10 +524,9 @@ class Pipeline:
     ) -> dict[str, pl.Series]:
         """Reasons and nearest normal events of flagged and top events (loghunt.explain)."""
         cfg = self.config
-        if getattr(self, "embedder_", None) is None:
-            features = X
-        elif features is None:  # X holds embeddings; reasons speak of features
-            features = self.featurizer_.transform(events)
+        if features is None:  # reasons speak of features, which X is unless it holds embeddings
+            embedded = getattr(self, "embedder_", None) is not None
+            features = self.featurizer_.transform(events) if embedded else X
         explainer = getattr(self, "explainer_", None)
         if explainer is None:  # a model saved without one: this batch is the baseline
             explainer = Explainer(top=cfg.explain_top, random_state=cfg.random_state)

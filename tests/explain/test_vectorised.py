@@ -112,7 +112,7 @@ def test_best_feature_per_field_is_the_first_highest_as_argmax_picks_it() -> Non
 def test_nearest_normal_ids_leave_out_padding_and_events_without_an_id() -> None:
     ids = pl.Series("event_id", ["a", None, "c", "d"])
     near = np.array([[0, 1, -1], [2, 3, 0], [-1, -1, -1]])
-    lists = _neighbour_ids(ids, near)
+    lists = _neighbour_ids(ids, near, np.arange(3), 3)
     assert lists.name == NEAREST_NORMAL and lists.dtype == pl.List(pl.String)
     assert lists.to_list() == [["a"], ["c", "d", "a"], []]
 

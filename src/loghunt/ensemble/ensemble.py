@@ -246,7 +246,7 @@ class DetectorEnsemble:
             raise ConfigError(f"the detectors were fitted on different widths: {sorted(widths)}")
         ensemble.detectors_ = dict(detectors)
         ensemble.index_ = index
-        # Which training rows a loaded index holds is not saved: none are assumed.
+        # Which training rows a loaded index holds is not saved: None reads as all of them.
         ensemble.reference_rows_ = None
         ensemble.k_ = k
         ensemble.fit_seconds_ = dict(fit_seconds or {})

@@ -213,8 +213,6 @@ class Explainer:
 
     def _field_reasons(self, events: pl.DataFrame, X: NDArray[np.float32], rows: Ints) -> Reasons:
         """One entry per (explained event, field reason): ``q`` (position in ``rows``), rank."""
-        if rows.size == 0:
-            return _no_reasons()
         Xq = X[rows]
         ctx = Context(
             Xq=Xq,
@@ -353,20 +351,15 @@ def _detector_reasons(detectors: Mapping[str, Float64s], rows: Ints, cut: float)
     )
 
 
-def _neighbour_ids(
-    event_ids: pl.Series, near: Ints, rows: Ints | None = None, n: int | None = None
-) -> pl.Series:
-    """The nearest normal event ids of the explained rows ``rows`` (default: the first
-    ``len(near)`` rows), in a length-``n`` column that is null for the other rows.
+def _neighbour_ids(event_ids: pl.Series, near: Ints, rows: Ints, n: int) -> pl.Series:
+    """The nearest normal event ids of the explained rows ``rows``, in a length-``n`` column
+    that is null for the other rows.
 
     ``near[q]`` holds the row numbers of row ``rows[q]``'s neighbours, -1 padding them.
     """
-    if rows is None:
-        rows = np.arange(near.shape[0], dtype=np.int64)
     by_row = np.argsort(rows, kind="stable")  # lists are cut in row order
     near, rows = near[by_row], rows[by_row]
     valid = near >= 0
-    n = near.shape[0] if n is None else n
     if not valid.any():  # no normal event to list (a batch of one): no gather
         return pl.Series(NEAREST_NORMAL, _lists(_NO_IDS, rows[:0], n, rows)[0])
     ids = event_ids[near[valid]].cast(pl.String)

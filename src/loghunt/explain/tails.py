@@ -113,7 +113,7 @@ class FeatureTails:
         z[:, index.skipped] = 0.0
         if present:
             judged = list(present)
-            absent = ~np.column_stack([present[j] for j in judged]).reshape(Xq.shape[0], -1)
+            absent = ~np.column_stack([present[j] for j in judged])
             contrib[:, judged] = np.where(absent, 0.0, contrib[:, judged])
             z[:, judged] = np.where(absent, 0.0, z[:, judged])
         return contrib, z

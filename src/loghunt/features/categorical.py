@@ -67,9 +67,10 @@ class ValueCounts:
         # transform. In the null-safe table keys with a null count as the commonest key does
         # when they are rarer (see rarity).
         self._rarities = rarity(np.append(self._counts, 0), n)
-        nulls = table.select(pl.any_horizontal(pl.col(k).is_null() for k in keys)).to_series()
         raised = np.maximum(self._counts, self.commonest_count)
-        self._null_safe = rarity(np.append(np.where(nulls.to_numpy(), raised, self._counts), 0), n)
+        nulls = has_null(table, keys)
+        self._null_safe = rarity(np.append(np.where(nulls, raised, self._counts), 0), n)
+        self._commonest_rarity = rarity(np.array([self.commonest_count]), n)[0]
         self._first: NDArray[np.int64] | None = None
         if FIRST in table.columns:
             first = table.get_column(FIRST).cast(pl.Int64).fill_null(_NEVER)
@@ -95,11 +96,6 @@ class ValueCounts:
         )
         return cls(keys, table, frame.height)
 
-    def counts(self, positions: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Fit counts of the keys at ``positions`` (from ``index.positions``); 0 where unseen."""
-        found = positions >= 0
-        return np.where(found, self._counts[np.where(found, positions, 0)], 0)
-
     def first_times(self, positions: NDArray[np.int64]) -> NDArray[np.int64]:
         """Earliest fit time (epoch ms) of the keys at ``positions``; int64 max where unknown."""
         if self._first is None:
@@ -122,9 +118,7 @@ class ValueCounts:
         out = self._null_safe[positions]
         unseen = positions < 0
         if unseen.any():  # the one case the lookup cannot tell: a null key unseen in the fit
-            out[unseen & has_null(frame, self.keys)] = rarity(
-                np.array([self.commonest_count]), self.n
-            )[0]
+            out[unseen & has_null(frame, self.keys)] = self._commonest_rarity
         return out
 
     def count_of(self, values: tuple[Any, ...]) -> int:

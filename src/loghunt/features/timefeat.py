@@ -28,6 +28,7 @@ PRIOR_EVENTS = 10.0
 _EPOCH_UNITS = ((1e17, 1e-6), (1e14, 1e-3), (1e11, 1.0))
 _MIN_MS, _MAX_MS = EPOCH_MS_RANGE
 _MINUTE_MS = 60_000
+_HOUR_MS = 3_600_000
 _DAY_MS = 86_400_000
 _STRING_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%.fZ",
@@ -124,9 +125,12 @@ class HourProfile:
         counts[rows.to_numpy(), grouped.get_column("hour").to_numpy()] = grouped["n"].to_numpy()
         return cls(users.to_list(), counts, total.astype(np.int64))
 
-    def off_hours(self, frame: pl.DataFrame, user: str | None) -> NDArray[np.float32]:
-        """Unusualness of each event's hour for its user (0 usual .. 1 never)."""
-        hour, known = _hours(frame.get_column(TIME))
+    def off_hours(
+        self, frame: pl.DataFrame, user: str | None, ms: NDArray[np.int64], known: NDArray[np.bool_]
+    ) -> NDArray[np.float32]:
+        """Unusualness of each event's hour for its user (0 usual .. 1 never); ``ms`` and
+        ``known``: the events' times as :func:`epoch_ms` reads them."""
+        hour = (ms // _HOUR_MS) % 24  # the same floor division as dt.hour()
         glob = len(self.users)
         if user is None:
             rows = np.full(frame.height, glob, dtype=np.int64)
@@ -194,15 +198,6 @@ def epoch_ms(times: pl.Series) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     return np.where(known, values.astype(np.int64), 0), known
 
 
-def _hours(times: pl.Series) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-    """UTC hour of day of Datetime(ms, UTC) values (0 where null), and where they are known.
-
-    Plain integer arithmetic on epoch ms, the same floor division as ``dt.hour()``.
-    """
-    ms, known = epoch_ms(times)
-    return (ms // 3_600_000) % 24, known
-
-
 def _window(counts: NDArray[np.float64]) -> NDArray[np.float64]:
     """Counts in the hour and its two neighbours (the day wraps around)."""
     return counts + np.roll(counts, 1, axis=-1) + np.roll(counts, -1, axis=-1)
@@ -252,7 +247,7 @@ class TimeFeatures:
             np.where(known, minute[:, 0], zero),
             np.where(known, minute[:, 1], zero),
             np.where(known, weekend[(ms // _DAY_MS) % len(weekend)], zero),
-            self.profile.off_hours(frame, self.user),
+            self.profile.off_hours(frame, self.user, ms, known),
         ]
         if self.missing_flag:
             out.append((~known).astype(np.float32))

@@ -187,8 +187,7 @@ def read_json_lines(stream: IO[bytes], name: str, ctx: ReadContext) -> None:
     limit = ctx.limits.max_line_bytes
     readline = stream.readline
     loads = orjson.loads
-    add = ctx.add_line_value
-    add_row, limits = ctx.builder.add_row, ctx.limits
+    add, add_record = ctx.add_line_value, ctx.add_record
     line = offset = 0
     try:
         while raw := readline(limit + 1):
@@ -212,9 +211,7 @@ def read_json_lines(stream: IO[bytes], name: str, ctx: ReadContext) -> None:
                     add(parsed, name, line, start, raw, True)
                 continue
             if type(value) is dict and type(value.get("Records")) is not list:
-                # One event on the line (the usual case): what add_line_value does, inline.
-                flat, flags = flatten_record(value, limits)
-                add_row(flat, flags, name, line)
+                add_record(value, name, line, False)  # one event on the line: the usual case
             else:
                 add(value, name, line, start, raw, False)
     except STREAM_ERRORS as exc:

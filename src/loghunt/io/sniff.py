@@ -147,6 +147,4 @@ def _looks_binary(head: bytes) -> bool:
     if b"\x00" in head:
         return True
     text = head[:4096].decode("utf-8", errors="replace")
-    if _ODD_CHARACTER.search(text) is None:  # the usual case, checked without a Python loop
-        return False
     return len(_ODD_CHARACTER.findall(text)) * 10 > len(text)

@@ -287,7 +287,7 @@ def _time_expr(sources: tuple[tuple[str, pl.DataType], ...]) -> pl.Expr:
 
 
 def _to_datetime(dtype: pl.DataType, name: str) -> pl.Expr:
-    utc = pl.Datetime("ms", "UTC")
+    utc = _UTC_MS
     col = pl.col(name)
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is None:
