@@ -239,14 +239,25 @@ class Pipeline:
         if not hasattr(self, "ensemble_"):
             raise NotFittedError("Pipeline is not fitted; call fit first")
 
-    def learn_rows(self, X: NDArray[np.float32]) -> int:
-        """Add rows already in the detectors' space (from :meth:`score_unlearned`) to the
-        neighbour reference; returns how many."""
+    def learn_rows(self, X: NDArray[np.float32], lists: NDArray[np.int64] | None = None) -> int:
+        """Add rows already in the detectors' space (from :meth:`score_unlearned` or
+        :meth:`learned_rows`) to the neighbour reference; returns how many. ``lists``: their
+        IVF lists, as :meth:`learned_rows` gives them."""
         self._check_fitted()
-        added = self.ensemble_.learn(X)
-        #: Events learned since fit (novelty mode); saved with the model.
+        added = self.ensemble_.learn(X, lists)
+        #: Rows learned since fit (novelty mode), the last ones of the index; saved.
         self.n_learned_ = getattr(self, "n_learned_", 0) + added
         return added
+
+    def learned_rows(
+        self, skip: int = 0
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64] | None] | None:
+        """The rows learned since fit, in order, but the first ``skip``, with their IVF lists
+        in the shared index (None when not IVF): what the same model fresh from disk learns
+        with :meth:`learn_rows` to forget the first ``skip`` without featurizing the rest
+        again. None when the ensemble has no shared index to read them from."""
+        self._check_fitted()
+        return self.ensemble_.learned_rows(getattr(self, "n_learned_", 0), skip)
 
     def _fit(self, events: pl.DataFrame) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """Fit every step on normalised events; returns their features and their rows in the

@@ -278,6 +278,29 @@ def test_rows_added_after_their_search_join_the_same_lists(metric: str) -> None:
     assert reused._searched_lists(reused._prepare(queries[:3] + 1.0)) is None
 
 
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_rows_re_added_with_their_lists_rebuild_the_same_index(metric: str) -> None:
+    """What an online store's eviction does: the same fitted index fresh, plus the rows
+    learned since but the oldest, re-added with their lists instead of searching for them."""
+    X, learned = _clustered(20_000, 16), _clustered(900, 16, seed=5)
+    grown = NeighborIndex(method="ivf", metric=metric).fit(X)
+    grown.add(learned)
+    rows, lists = grown.reconstruct(20_300, 20_900), grown.lists_of(20_300, 20_900)
+    assert lists is not None and (lists >= 0).all()
+    fresh = NeighborIndex(method="ivf", metric=metric).fit(X)
+    fresh.add(rows, lists)
+    plain = NeighborIndex(method="ivf", metric=metric).fit(X)
+    plain.add(learned[300:])  # the quantizer assigns them: the same lists
+    np.testing.assert_array_equal(fresh.lists_of(20_000, 20_600), lists)
+    np.testing.assert_array_equal(plain.lists_of(20_000, 20_600), lists)
+    queries = _clustered(200, 16, seed=6)
+    found, expected = fresh.search(queries, 10), plain.search(queries, 10)
+    np.testing.assert_array_equal(found.indices, expected.indices)
+    with pytest.raises(ConfigError, match="an IVF list for each"):
+        fresh.add(rows, lists[:-1])
+    assert NeighborIndex(method="exact").fit(X[:500]).lists_of(0, 10) is None
+
+
 def test_lists_of_several_recent_searches_are_kept_within_a_bound() -> None:
     index = NeighborIndex(method="ivf").fit(_clustered(20_000, 16))
     first, second = _clustered(600, 16, seed=7), _clustered(600, 16, seed=8)

@@ -9,6 +9,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from loghunt.errors import ConfigError
@@ -184,3 +185,31 @@ def test_a_replaced_model_is_freed_by_reference_counts(
     finally:
         gc.enable()
         store.close()
+
+
+def test_eviction_keeps_the_learned_rows_instead_of_learning_the_window_again(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rebuilt model holds the kept events' rows as they were scored and learned; the
+    window's files are not read (nor featurized) again."""
+    import loghunt.service.store as store_module
+
+    store = OnlineStore(model_dir, tmp_path / "state", max_events=600, explain_top=3)
+    base = n_reference(store)
+    kept_before, kept_after = [], []
+    rebuild = store._rebuild
+
+    def checked_rebuild(forgotten: int) -> None:
+        index = store.pipeline.ensemble_.index_
+        kept_before.append(index.reconstruct(index.n_reference_ - store.size, index.n_reference_))
+        rebuild(forgotten)
+        kept_after.append(store.pipeline.ensemble_.index_.reconstruct(base, base + store.size))
+
+    monkeypatch.setattr(store, "_rebuild", checked_rebuild)
+    monkeypatch.setattr(store_module, "_read_batch", lambda path: pytest.fail("window read"))
+    feed(store, bodies)
+    assert len(kept_after) == 2 and 0 < store.size <= 600  # two evictions
+    assert n_reference(store) == base + store.size == base + store.pipeline.n_learned_
+    for before, after in zip(kept_before, kept_after, strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert store.pipeline.config.explain_top == 3  # the rebuilt model keeps the store's setting

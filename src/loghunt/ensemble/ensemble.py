@@ -191,23 +191,44 @@ class DetectorEnsemble:
             for name, det in self.detectors_.items()
         }
 
-    def learn(self, X: ArrayLike) -> int:
+    def learn(self, X: ArrayLike, lists: NDArray[np.int64] | None = None) -> int:
         """Novelty update: add rows to the reference set of every neighbour detector.
 
         The shared index gets the rows once; a neighbour detector with its own index (another
         metric) adds them to it. Detectors without a reference set (Isolation Forest, ECOD,
         ...) keep their fitted state, as do all ``train_scores_``. Returns the rows added: 0
-        when no detector has a reference set.
+        when no detector has a reference set. ``lists``: the rows' IVF lists in the shared
+        index, when known (:meth:`loghunt.index.NeighborIndex.lists_of`).
         """
         data = self._check_rows(X)
         learners = [d for d in self.detectors_.values() if isinstance(d, NeighborDetector)]
         if not learners or data.shape[0] == 0:
             return 0
         if self.index_ is not None:
-            self.index_.add(data)
+            self.index_.add(data, lists)
         for det in learners:
             det.learn(data, in_index=det.index_ is not None and det.index_ is self.index_)
         return int(data.shape[0])
+
+    def learned_rows(
+        self, learned: int, skip: int = 0
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64] | None] | None:
+        """The last ``learned`` rows of the shared index but their first ``skip`` (what
+        :meth:`learn` added), and their IVF lists. None when there is no shared index, or
+        when a member with its own index needs the rows as given and the shared one holds
+        them normalised (cosine)."""
+        index = self.index_
+        if index is None or not 0 <= skip <= learned <= index.n_reference_:
+            return None
+        own_index = [
+            label
+            for label, det in self.detectors_.items()
+            if isinstance(det, NeighborDetector) and not self.shares_index(label)
+        ]
+        if own_index and index.metric == "cosine":
+            return None
+        start, stop = index.n_reference_ - learned + skip, index.n_reference_
+        return index.reconstruct(start, stop), index.lists_of(start, stop)
 
     def shares_index(self, label: str) -> bool:
         """Whether detector ``label`` searches the ensemble's shared ``index_``."""

@@ -318,11 +318,13 @@ class NeighborIndex:
             self.index_.hnsw.efSearch = self.ef_search_
         return self.recall_
 
-    def add(self, R: ArrayLike) -> int:
+    def add(self, R: ArrayLike, lists: Int64s | None = None) -> int:
         """Append reference rows, numbered after the existing ones; returns how many.
 
         The search settings tuned in ``fit`` are kept (IVF lists and ``nprobe``, HNSW
         ``efSearch``): appended rows join the existing IVF lists without retraining them.
+        ``lists``: each row's IVF list, when known (from :meth:`lists_of` of an index with
+        the same coarse quantizer); otherwise the quantizer is searched for it.
         """
         self._check_fitted()
         data = self._prepare(self._check_queries(R))
@@ -331,7 +333,10 @@ class NeighborIndex:
             # HNSW ids are not row numbers; new FAISS ids map to the new rows, in order.
             new_rows = np.arange(self.n_reference_, self.n_reference_ + n_new, dtype=np.int64)
             self.id_rows_ = np.concatenate([self.id_rows_, new_rows])
-        lists = self._searched_lists(data)
+        if lists is not None and (self.method_ != "ivf" or lists.shape != (n_new,)):
+            raise ConfigError(f"lists must give an IVF list for each of the {n_new} rows")
+        if lists is None:
+            lists = self._searched_lists(data)
         with search_threads(self._pairs(n_new)):  # IVF assigns rows to lists by a search
             if lists is None:
                 with blas_distances():
@@ -341,6 +346,24 @@ class NeighborIndex:
                 self.index_.add_core(n_new, ptr(np.ascontiguousarray(data)), None, ptr(lists))
         self.n_reference_ += n_new
         return n_new
+
+    def lists_of(self, start: int, stop: int) -> Int64s | None:
+        """The IVF list holding each reference row ``start:stop`` (None unless IVF).
+
+        With :meth:`add` they re-add rows to an index with the same coarse quantizer (the
+        same fitted model) without searching it: 40 s of searching for 1,000,000 rows.
+        """
+        self._check_fitted()
+        if self.method_ != "ivf":
+            return None
+        found = np.full(stop - start, -1, dtype=np.int64)
+        lists = self.index_.invlists
+        for number in range(self.index_.nlist):
+            size = lists.list_size(number)
+            if size:  # IVF ids are row numbers
+                ids = faiss.rev_swig_ptr(lists.get_ids(number), size)
+                found[ids[(ids >= start) & (ids < stop)] - start] = number
+        return found
 
     def _searched_lists(self, data: Float32s) -> Int64s | None:
         """Each row's nearest IVF list, when every row was among the last small search's."""
