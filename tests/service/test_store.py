@@ -56,6 +56,23 @@ def test_learns_unflagged_events_and_resumes_after_restart(
     assert len(after_crash.learned_event_ids()) == learned + more
 
 
+def test_a_restart_replays_the_rows_as_they_were_learned(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes]
+) -> None:
+    """Featurized anew, a learned event would lose the flagged events of its batch (entity
+    windows); the window keeps its rows, so the state after a crash is the state before."""
+    store = OnlineStore(model_dir, tmp_path / "state")
+    base = n_reference(store)
+    feed(store, bodies[:2])
+    live = store.pipeline.ensemble_.index_.reconstruct(base, base + store.size)
+    del store  # a crash: no snapshot
+    replayed = OnlineStore(model_dir, tmp_path / "state")
+    assert replayed.pending == 2 and n_reference(replayed) == base + len(live)
+    np.testing.assert_array_equal(
+        replayed.pipeline.ensemble_.index_.reconstruct(base, base + len(live)), live
+    )
+
+
 def test_redelivered_batch_is_recorded_once(
     model_dir: Path, tmp_path: Path, bodies: list[bytes]
 ) -> None:

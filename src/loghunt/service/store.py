@@ -9,10 +9,13 @@ On disk, under ``state_dir``::
     state.json                  which base model this state belongs to (written once)
     window/<seq>-<ms>-<n>-<digest>.arrow
                                 every learned batch, fsync'd before the request or message
-                                that carried it is acknowledged (the write-ahead buffer)
+                                that carried it is acknowledged (the write-ahead buffer):
+                                its events and, when the service learned it, their rows
+                                in the detectors' space as they were scored
     snapshot-<seq>/             the pipeline saved with ``save_model`` after batch <seq>
 
-A restart loads the newest snapshot and replays the window files after it. When saving a
+A restart loads the newest snapshot and replays the window files after it: their rows as
+they were learned (files without rows: their events learned anew). When saving a
 snapshot fails (the store is unavailable), scoring goes on with the state in memory and the
 window files keep every addition until a later snapshot succeeds. Evicting the oldest batches
 rebuilds the pipeline: the base model plus the batches still in the window, learned again.
@@ -50,6 +53,8 @@ _LOCK_FILE = "lock"
 _WINDOW = "window"
 _SNAPSHOT = re.compile(r"^snapshot-(\d{12})$")
 _BATCH = re.compile(r"^(\d{12})-(\d+)-(\d+)-([0-9a-f]{16})\.arrow$")
+#: The learned rows' column in a window file.
+_ROWS = "_loghunt_learned_row"
 #: Eviction goes down to this share of ``max_events``, so that it does not run every batch.
 _LOW_WATER = 0.9
 
@@ -178,7 +183,7 @@ class OnlineStore:
         self._next_seq = max([self._snapshot_seq, *(b.seq for b in self._window)]) + 1
         for batch in self._window:
             if batch.seq > self._snapshot_seq:
-                self.pipeline.learn(_read_batch(batch.path))
+                _learn_file(self.pipeline, batch.path)
         self._evict(time.time())
 
     def _after_load(self) -> None:
@@ -263,7 +268,7 @@ class OnlineStore:
             now = time.time()
             name = f"{seq:012d}-{int(now * 1000)}-{events.height}-{digest}.arrow"
             path = self.state_dir / _WINDOW / name
-            _write_batch(events, path)
+            _write_batch(events, path, rows)
             batch = LearnedBatch.parse(path)
             assert batch is not None
             self._window.append(batch)
@@ -288,7 +293,8 @@ class OnlineStore:
         """Event ids of every learned event still in the window (read from disk)."""
         ids: set[str] = set()
         for batch in list(self._window):
-            ids.update(_read_batch(batch.path).get_column(ocsf.EVENT_ID).cast(pl.Utf8).to_list())
+            events = _read_batch(batch.path, columns=[ocsf.EVENT_ID])
+            ids.update(events.get_column(ocsf.EVENT_ID).cast(pl.Utf8).to_list())
         return ids
 
     def _evict(self, now: float) -> None:
@@ -330,7 +336,7 @@ class OnlineStore:
             pipeline.learn_rows(*kept)
         else:
             for batch in self._window:
-                pipeline.learn(_read_batch(batch.path))
+                _learn_file(pipeline, batch.path)
         self.pipeline = pipeline
         self._after_load()
         # The old snapshots hold evicted events: a restart must not load them.
@@ -480,7 +486,12 @@ def _scan_window(folder: Path) -> list[LearnedBatch]:
     return sorted(batches, key=lambda b: b.seq)
 
 
-def _write_batch(events: pl.DataFrame, path: Path) -> None:
+def _write_batch(events: pl.DataFrame, path: Path, rows: NDArray[np.float32] | None) -> None:
+    if rows is not None:
+        if rows.ndim != 2 or rows.shape[0] != events.height:
+            raise ValueError(f"{events.height} events but rows of shape {rows.shape}")
+        flat = pl.Series(_ROWS, np.ascontiguousarray(rows, dtype=np.float32).reshape(-1))
+        events = events.with_columns(flat.reshape(rows.shape))
     tmp = path.with_name(".tmp-" + path.name)
     with tmp.open("wb") as fh:
         events.write_ipc(fh)
@@ -490,8 +501,18 @@ def _write_batch(events: pl.DataFrame, path: Path) -> None:
     _fsync_dir(path.parent)
 
 
-def _read_batch(path: Path) -> pl.DataFrame:
-    return pl.read_ipc(path.read_bytes())  # bytes, not a mapping: evicted files get deleted
+def _read_batch(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
+    # Bytes, not a mapping: evicted files get deleted.
+    return pl.read_ipc(path.read_bytes(), columns=columns)
+
+
+def _learn_file(pipeline: Any, path: Path) -> None:
+    """Learn a window file again: its rows as scored, else its events featurized anew."""
+    table = _read_batch(path)
+    if _ROWS in table.columns:
+        pipeline.learn_rows(np.ascontiguousarray(table.get_column(_ROWS).to_numpy()))
+    else:
+        pipeline.learn(table)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
