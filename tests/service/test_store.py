@@ -89,6 +89,7 @@ def test_oldest_batches_are_evicted_past_max_events(
     base = n_reference(store)
     feed(store, bodies)
     assert 0 < store.size <= 600
+    store.wait_rebuilt()
     assert n_reference(store) == base + store.size  # rebuilt: base model + the window
     store.close()
     assert n_reference(OnlineStore(model_dir, tmp_path / "state")) == base + store.size
@@ -102,6 +103,7 @@ def test_time_window_evicts_old_batches(
     feed(store, bodies[:1])
     time.sleep(0.6)
     second = feed(store, bodies[1:2])
+    store.wait_rebuilt()
     assert store.size == second and n_reference(store) == base + second
 
 
@@ -216,17 +218,50 @@ def test_eviction_keeps_the_learned_rows_instead_of_learning_the_window_again(
     kept_before, kept_after = [], []
     rebuild = store._rebuild
 
-    def checked_rebuild(forgotten: int) -> None:
+    def checked_rebuild() -> None:
         index = store.pipeline.ensemble_.index_
         kept_before.append(index.reconstruct(index.n_reference_ - store.size, index.n_reference_))
-        rebuild(forgotten)
+        rebuild()
         kept_after.append(store.pipeline.ensemble_.index_.reconstruct(base, base + store.size))
 
     monkeypatch.setattr(store, "_rebuild", checked_rebuild)
     monkeypatch.setattr(store_module, "_read_batch", lambda path: pytest.fail("window read"))
-    feed(store, bodies)
+    for body in bodies:
+        feed(store, [body])
+        store.wait_rebuilt()
     assert len(kept_after) == 2 and 0 < store.size <= 600  # two evictions
     assert n_reference(store) == base + store.size == base + store.pipeline.n_learned_
     for before, after in zip(kept_before, kept_after, strict=True):
         np.testing.assert_array_equal(before, after)
     assert store.pipeline.config.explain_top == 3  # the rebuilt model keeps the store's setting
+
+
+def test_scoring_and_learning_go_on_during_a_rebuild(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import loghunt.service.store as store_module
+
+    store = OnlineStore(model_dir, tmp_path / "state", max_events=500)
+    base = n_reference(store)
+    load, release = store_module._load, threading.Event()
+
+    def slow_load(path: Path, need_learn: bool = True) -> Any:
+        assert release.wait(60)
+        return load(path, need_learn)
+
+    monkeypatch.setattr(store_module, "_load", slow_load)
+    feed(store, bodies[:2])  # the second batch evicts the first: a rebuild starts, and waits
+    old = store.pipeline
+    learned = feed(store, bodies[2:])  # scored and learned by the old model meanwhile
+    assert learned > 0 and store.pipeline is old and store.persist()  # nothing saved yet
+    assert not any(store.state_dir.glob("snapshot-*"))  # type: ignore[union-attr]
+    release.set()
+    store.wait_rebuilt()
+    assert store.pipeline is not old
+    # The base model, the kept batch and the one learned during the rebuild; then the
+    # third batch's eviction was forgotten by a second rebuild.
+    assert n_reference(store) == base + store.size == base + store.pipeline.n_learned_
+    store.close()
+    assert n_reference(OnlineStore(model_dir, tmp_path / "state")) == base + store.size

@@ -148,6 +148,9 @@ class OnlineStore:
         self._digests: set[str] = set()
         self._snapshot_seq = 0
         self._next_seq = 1
+        #: Learned rows in the model whose batches were evicted: a rebuild forgets them.
+        self._forgotten = 0
+        self._rebuilder: threading.Thread | None = None
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         self._unlock: Any = None
@@ -298,7 +301,8 @@ class OnlineStore:
         return ids
 
     def _evict(self, now: float) -> None:
-        """Drop the oldest batches over the size or age limit, and rebuild if any went."""
+        """Drop the oldest batches over the size or age limit; the model forgets them in a
+        rebuild on another thread (see :meth:`_rebuild`)."""
         total, cut = self.size, 0
         if total > self.max_events:
             low = int(self.max_events * _LOW_WATER)
@@ -309,39 +313,66 @@ class OnlineStore:
             oldest_ms = (now - self.max_age_s) * 1000
             while cut < len(self._window) and self._window[cut].learned_ms < oldest_ms:
                 cut += 1
-        if not cut:
-            return
-        gone, self._window = self._window[:cut], self._window[cut:]
-        self._rebuild(sum(b.n_events for b in gone))
-        for batch in gone:
-            self._digests.discard(batch.digest)
-            batch.path.unlink(missing_ok=True)
+        if cut:
+            gone, self._window = self._window[:cut], self._window[cut:]
+            self._forgotten += sum(b.n_events for b in gone)
+            # The snapshots hold the evicted events: a restart must not load them.
+            self._remove_snapshots(keep=None)
+            self._snapshot_seq = 0
+            for batch in gone:
+                self._digests.discard(batch.digest)
+                batch.path.unlink(missing_ok=True)
+        rebuilding = self._rebuilder is not None and self._rebuilder.is_alive()
+        if self._forgotten and (not rebuilding or self._rebuilder is threading.current_thread()):
+            self._rebuilder = threading.Thread(
+                target=self._rebuild, name="loghunt-store-rebuild", daemon=True
+            )
+            self._rebuilder.start()
 
-    def _rebuild(self, forgotten: int) -> None:
-        """The base model plus the batches still in the window (the learn API cannot forget).
+    def _rebuild(self) -> None:
+        """Replace the model by the base model plus the batches still in the window (the learn
+        API cannot forget), while the old one goes on scoring.
 
-        The kept rows come from the current pipeline with their IVF lists: nothing is read,
-        featurized or searched again, and they are the rows the events had when scored
-        (learned anew, an event's features would lose the flagged events of its batch). With
-        the 1,000,000-vector model: 2.4 s for 900,000 kept rows, 1.3 s of it loading the
-        base; learning the window anew took 37 us an event (4.4 s for 20,000 with the
-        snapshot). Only a pipeline whose learned rows are not the window's learns it anew. No
-        snapshot is written here (2 s at that size): until the next, a restart replays the
-        window.
+        The kept rows come from the old model with their IVF lists: nothing is read,
+        featurized or searched again, and they are the rows the events had when scored. With
+        the 1,000,000-vector model that takes 2.4 s for 900,000 kept rows (1.3 s of it
+        loading the base), where learning the window anew took 37 us an event and held the
+        store meanwhile. Only rows learned during the rebuild are added with the store held.
+        A model whose learned rows are not the window's (a member with its own cosine index)
+        learns the window's files instead.
         """
         started = time.perf_counter()
-        pipeline = _load(self.model_dir)
-        kept = self._kept_rows(forgotten)
-        if kept is not None:
-            pipeline.learn_rows(*kept)
-        else:
-            for batch in self._window:
-                _learn_file(pipeline, batch.path)
-        self.pipeline = pipeline
-        self._after_load()
-        # The old snapshots hold evicted events: a restart must not load them.
-        self._remove_snapshots(keep=None)
-        self._snapshot_seq = 0
+        with self.lock.shared():  # learning waits, scoring goes on
+            old, forgotten, window = self.pipeline, self._forgotten, list(self._window)
+            learned = getattr(old, "n_learned_", 0)
+            kept = self._kept_rows(forgotten)
+        if not learned:  # the model learned no rows (no neighbour detector): nothing to forget
+            with self.lock:
+                self._forgotten -= forgotten
+            return
+        try:
+            pipeline = _load(self.model_dir)
+            if kept is not None:
+                pipeline.learn_rows(*kept)
+            else:
+                for batch in window:
+                    _learn_file(pipeline, batch.path)
+        except (OSError, LoghuntError) as exc:  # such as a file evicted meanwhile
+            log.warning("store rebuild failed, retried at the next batch: %s", exc)
+            return
+        with self.lock:
+            if kept is None:
+                last = window[-1].seq if window else 0
+                for batch in self._window:
+                    if batch.seq > last:
+                        _learn_file(pipeline, batch.path)
+            elif old.n_learned_ > learned:  # rows learned during the rebuild
+                pipeline.learn_rows(*old.learned_rows(learned))
+            self.pipeline = pipeline
+            self._after_load()
+            # What was evicted during the rebuild is in the new model too: still to forget.
+            self._forgotten -= forgotten
+            self._evict(time.time())
         log.info("store rebuilt in %.1f s (%d events)", time.perf_counter() - started, self.size)
 
     def _kept_rows(self, forgotten: int) -> Any:
@@ -353,6 +384,11 @@ class OnlineStore:
             return None
         return learned_rows(forgotten)
 
+    def wait_rebuilt(self) -> None:
+        """Wait until the model has forgotten every evicted batch (a rebuild in progress)."""
+        while (rebuilder := self._rebuilder) is not None and rebuilder.is_alive():
+            rebuilder.join()
+
     # -- persistence ---------------------------------------------------------------------
     def persist(self) -> bool:
         """Save a snapshot if anything was learned since the last; False when saving failed."""
@@ -360,8 +396,8 @@ class OnlineStore:
             return True
         with self.lock:
             seq = self._window[-1].seq if self._window else 0
-            if seq == self._snapshot_seq:
-                return True
+            if seq == self._snapshot_seq or self._forgotten:
+                return True  # nothing new, or evicted events not forgotten yet: not saved
             try:
                 self._save_snapshot(seq)
             except (OSError, LoghuntError) as exc:
@@ -416,6 +452,7 @@ class OnlineStore:
         if self._timer is not None:
             self._timer.join()
             self._timer = None
+        self.wait_rebuilt()
         self.persist()
         if self._unlock is not None:
             self._unlock()
