@@ -351,7 +351,7 @@ class NeighborIndex:
         """The IVF list holding each reference row ``start:stop`` (None unless IVF).
 
         With :meth:`add` they re-add rows to an index with the same coarse quantizer (the
-        same fitted model) without searching it: 40 s of searching for 1,000,000 rows.
+        same fitted model) without searching it (1,000,000 rows: 6 s of search on 2 cores).
         """
         self._check_fitted()
         if self.method_ != "ivf":

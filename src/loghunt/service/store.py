@@ -18,7 +18,8 @@ A restart loads the newest snapshot and replays the window files after it: their
 they were learned (files without rows: their events learned anew). When saving a
 snapshot fails (the store is unavailable), scoring goes on with the state in memory and the
 window files keep every addition until a later snapshot succeeds. Evicting the oldest batches
-rebuilds the pipeline: the base model plus the batches still in the window, learned again.
+rebuilds the pipeline on a background thread, the base model plus the rows of the batches
+still in the window, while the old one serves; no snapshot is saved until it is done.
 """
 
 from __future__ import annotations
