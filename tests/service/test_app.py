@@ -154,6 +154,7 @@ def test_metrics_count_what_happened(
     assert delta("loghunt_events_learned_total") == 200 - answer["n_flagged"]
     assert after["loghunt_queue_depth"] == 0
     assert after["loghunt_store_events"] >= 200 - answer["n_flagged"]
+    assert after["loghunt_store_evicted_unforgotten"] == 0
 
 
 def test_odd_values_are_read_as_unknown_and_still_scored(

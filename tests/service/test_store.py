@@ -255,11 +255,12 @@ def test_scoring_and_learning_go_on_during_a_rebuild(
     feed(store, bodies[:2])  # the second batch evicts the first: a rebuild starts, and waits
     old = store.pipeline
     learned = feed(store, bodies[2:])  # scored and learned by the old model meanwhile
-    assert learned > 0 and store.pipeline is old and store.persist()  # nothing saved yet
+    assert learned > 0 and store.pipeline is old and store.forgetting > 0
+    assert store.persist()  # nothing to save yet: the model still holds evicted events
     assert not any(store.state_dir.glob("snapshot-*"))  # type: ignore[union-attr]
     release.set()
     store.wait_rebuilt()
-    assert store.pipeline is not old
+    assert store.pipeline is not old and store.forgetting == 0
     # The base model, the kept batch and the one learned during the rebuild; then the
     # third batch's eviction was forgotten by a second rebuild.
     assert n_reference(store) == base + store.size == base + store.pipeline.n_learned_

@@ -93,6 +93,7 @@ class ScoringService:
             lambda: store.size,
             lambda: store.pending,
             lambda: store.persist_failures,
+            lambda: store.forgetting,
         )
 
     def handle(self, body: bytes, alone: bool = False) -> bytes:

@@ -59,6 +59,11 @@ class ServiceMetrics:
         self.persist_failures = Gauge(
             "loghunt_store_persist_failures", "Snapshots that failed.", registry=r
         )
+        self.store_forgetting = Gauge(
+            "loghunt_store_evicted_unforgotten",
+            "Evicted events the model still holds until its rebuild ends.",
+            registry=r,
+        )
 
     def watch(
         self,
@@ -66,12 +71,14 @@ class ServiceMetrics:
         store_size: Callable[[], float],
         store_pending: Callable[[], float],
         persist_failures: Callable[[], float],
+        store_forgetting: Callable[[], float],
     ) -> None:
         """Read the gauges from live objects at each scrape."""
         self.queue_depth.set_function(queue_depth)
         self.store_size.set_function(store_size)
         self.store_pending.set_function(store_pending)
         self.persist_failures.set_function(persist_failures)
+        self.store_forgetting.set_function(store_forgetting)
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

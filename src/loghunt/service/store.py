@@ -245,6 +245,11 @@ class OnlineStore:
         return sum(1 for b in self._window if b.seq > self._snapshot_seq)
 
     @property
+    def forgetting(self) -> int:
+        """Evicted events the model still holds: a rebuild is due or running."""
+        return self._forgotten
+
+    @property
     def learning(self) -> bool:
         return self.state_dir is not None
 
