@@ -296,9 +296,19 @@ def test_rows_re_added_with_their_lists_rebuild_the_same_index(metric: str) -> N
     queries = _clustered(200, 16, seed=6)
     found, expected = fresh.search(queries, 10), plain.search(queries, 10)
     np.testing.assert_array_equal(found.indices, expected.indices)
-    with pytest.raises(ConfigError, match="an IVF list for each"):
-        fresh.add(rows, lists[:-1])
-    assert NeighborIndex(method="exact").fit(X[:500]).lists_of(0, 10) is None
+    # The lists given are the lists used (not searched for again): all rows into list 0.
+    forced = NeighborIndex(method="ivf", metric=metric).fit(X)
+    forced.add(rows, np.zeros(len(rows), dtype=np.int32))
+    assert (forced.lists_of(20_000, 20_600) == 0).all()
+    for wrong in (lists[:-1], lists.astype(float), lists + fresh.index_.nlist, lists - 1_000):
+        with pytest.raises(ConfigError, match="IVF list"):
+            fresh.add(rows, wrong)
+    assert fresh.n_reference_ == fresh.index_.ntotal == 20_600  # refused: nothing added
+    hnsw = NeighborIndex(method="hnsw").fit(X)
+    with pytest.raises(ConfigError, match="IVF list"):
+        hnsw.add(rows, lists)
+    assert hnsw.id_rows_ is not None and len(hnsw.id_rows_) == hnsw.index_.ntotal == 20_000
+    assert hnsw.lists_of(0, 10) is None and NeighborIndex().fit(X[:500]).lists_of(0, 10) is None
 
 
 def test_lists_of_several_recent_searches_are_kept_within_a_bound() -> None:

@@ -252,13 +252,15 @@ def test_scoring_and_learning_go_on_during_a_rebuild(
         return load(path, need_learn)
 
     monkeypatch.setattr(store_module, "_load", slow_load)
-    feed(store, bodies[:2])  # the second batch evicts the first: a rebuild starts, and waits
-    old = store.pipeline
-    learned = feed(store, bodies[2:])  # scored and learned by the old model meanwhile
-    assert learned > 0 and store.pipeline is old and store.forgetting > 0
-    assert store.persist()  # nothing to save yet: the model still holds evicted events
-    assert not any(store.state_dir.glob("snapshot-*"))  # type: ignore[union-attr]
-    release.set()
+    try:
+        feed(store, bodies[:2])  # the second batch evicts the first: a rebuild starts, waits
+        old = store.pipeline
+        learned = feed(store, bodies[2:])  # scored and learned by the old model meanwhile
+        assert learned > 0 and store.pipeline is old and store.forgetting > 0
+        assert store.persist()  # nothing to save yet: the model still holds evicted events
+        assert not any(store.state_dir.glob("snapshot-*"))  # type: ignore[union-attr]
+    finally:
+        release.set()
     store.wait_rebuilt()
     assert store.pipeline is not old and store.forgetting == 0
     # The base model, the kept batch and the one learned during the rebuild; then the
@@ -266,3 +268,52 @@ def test_scoring_and_learning_go_on_during_a_rebuild(
     assert n_reference(store) == base + store.size == base + store.pipeline.n_learned_
     store.close()
     assert n_reference(OnlineStore(model_dir, tmp_path / "state")) == base + store.size
+
+
+def test_a_failed_rebuild_keeps_the_old_model_and_is_tried_again(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import loghunt.service.store as store_module
+
+    store = OnlineStore(model_dir, tmp_path / "state", max_events=500)
+    base = n_reference(store)
+    load = store_module._load
+
+    def broken(path: Path, need_learn: bool = True) -> Any:
+        raise RuntimeError("out of memory, say")
+
+    monkeypatch.setattr(store_module, "_load", broken)
+    feed(store, bodies[:2])
+    store.wait_rebuilt()
+    assert store.rebuild_failures == 1 and store.forgetting > 0  # the old model still serves
+    assert n_reference(store) > base + store.size
+    monkeypatch.setattr(store_module, "_load", load)
+    feed(store, bodies[2:])  # within the retry delay: no new attempt
+    store.wait_rebuilt()
+    assert store.rebuild_failures == 1 and store.forgetting > 0
+    store._retry_rebuild_at = 0.0  # the delay is over: the next batch starts a rebuild
+    feed(store, bodies[:1])
+    store.wait_rebuilt()
+    assert store.forgetting == 0 and n_reference(store) == base + store.size
+    store.close()
+    assert store.pending == 0  # the final snapshot is saved again
+
+
+def test_a_base_model_that_learned_before_keeps_its_rows_through_evictions(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model saved after learning (`score --learn`): the rebuild reuses the rows learned
+    since, past the base model's own."""
+    import loghunt.service.store as store_module
+    from loghunt.model import load_model, save_model
+
+    learned_base = load_model(model_dir)
+    assert learned_base.learn(Scorer(OnlineStore(model_dir)).read(bodies[0])[0]) > 0
+    save_model(learned_base, tmp_path / "learned")
+    store = OnlineStore(tmp_path / "learned", tmp_path / "state", max_events=500)
+    base = n_reference(store)
+    monkeypatch.setattr(store_module, "_read_batch", lambda path: pytest.fail("window read"))
+    for body in bodies[1:]:
+        feed(store, [body])
+        store.wait_rebuilt()
+    assert store.forgetting == 0 and n_reference(store) == base + store.size

@@ -329,14 +329,14 @@ class NeighborIndex:
         self._check_fitted()
         data = self._prepare(self._check_queries(R))
         n_new = int(data.shape[0])
+        if lists is not None:
+            lists = self._check_lists(lists, n_new)
+        else:
+            lists = self._searched_lists(data)
         if self.id_rows_ is not None:
             # HNSW ids are not row numbers; new FAISS ids map to the new rows, in order.
             new_rows = np.arange(self.n_reference_, self.n_reference_ + n_new, dtype=np.int64)
             self.id_rows_ = np.concatenate([self.id_rows_, new_rows])
-        if lists is not None and (self.method_ != "ivf" or lists.shape != (n_new,)):
-            raise ConfigError(f"lists must give an IVF list for each of the {n_new} rows")
-        if lists is None:
-            lists = self._searched_lists(data)
         with search_threads(self._pairs(n_new)):  # IVF assigns rows to lists by a search
             if lists is None:
                 with blas_distances():
@@ -356,14 +356,18 @@ class NeighborIndex:
         self._check_fitted()
         if self.method_ != "ivf":
             return None
-        found = np.full(stop - start, -1, dtype=np.int64)
-        lists = self.index_.invlists
-        for number in range(self.index_.nlist):
-            size = lists.list_size(number)
-            if size:  # IVF ids are row numbers
-                ids = faiss.rev_swig_ptr(lists.get_ids(number), size)
-                found[ids[(ids >= start) & (ids < stop)] - start] = number
-        return found
+        # The direct map (made at fit and load) holds list << 32 | offset per row number.
+        located = self.index_.direct_map.array
+        found = faiss.rev_swig_ptr(located.data(), located.size())[start:stop] >> 32
+        return found.astype(np.int64)
+
+    def _check_lists(self, lists: Any, n_rows: int) -> Int64s:
+        checked = np.asarray(lists)
+        if self.method_ != "ivf" or checked.shape != (n_rows,) or checked.dtype.kind not in "iu":
+            raise ConfigError(f"lists must give an IVF list number for each of the {n_rows} rows")
+        if n_rows and not 0 <= checked.min() <= checked.max() < self.index_.nlist:
+            raise ConfigError(f"IVF list numbers must lie in [0, {self.index_.nlist})")
+        return np.ascontiguousarray(checked, dtype=np.int64)
 
     def _searched_lists(self, data: Float32s) -> Int64s | None:
         """Each row's nearest IVF list, when every row was among the last small search's."""

@@ -94,6 +94,7 @@ class ScoringService:
             lambda: store.pending,
             lambda: store.persist_failures,
             lambda: store.forgetting,
+            lambda: store.rebuild_failures,
         )
 
     def handle(self, body: bytes, alone: bool = False) -> bytes:

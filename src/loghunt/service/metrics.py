@@ -64,6 +64,9 @@ class ServiceMetrics:
             "Evicted events the model still holds until its rebuild ends.",
             registry=r,
         )
+        self.rebuild_failures = Gauge(
+            "loghunt_store_rebuild_failures", "Store rebuilds that failed.", registry=r
+        )
 
     def watch(
         self,
@@ -72,6 +75,7 @@ class ServiceMetrics:
         store_pending: Callable[[], float],
         persist_failures: Callable[[], float],
         store_forgetting: Callable[[], float],
+        rebuild_failures: Callable[[], float],
     ) -> None:
         """Read the gauges from live objects at each scrape."""
         self.queue_depth.set_function(queue_depth)
@@ -79,6 +83,7 @@ class ServiceMetrics:
         self.store_pending.set_function(store_pending)
         self.persist_failures.set_function(persist_failures)
         self.store_forgetting.set_function(store_forgetting)
+        self.rebuild_failures.set_function(rebuild_failures)
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

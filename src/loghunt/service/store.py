@@ -24,6 +24,7 @@ still in the window, while the old one serves; no snapshot is saved until it is 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -58,6 +59,8 @@ _BATCH = re.compile(r"^(\d{12})-(\d+)-(\d+)-([0-9a-f]{16})\.arrow$")
 _ROWS = "_loghunt_learned_row"
 #: Eviction goes down to this share of ``max_events``, so that it does not run every batch.
 _LOW_WATER = 0.9
+#: Seconds before a failed rebuild is tried again.
+_REBUILD_RETRY_S = 30
 
 
 class Model(Protocol):
@@ -99,7 +102,8 @@ class OnlineStore:
     max_events : int
         Most learned events kept; the oldest batches go first.
     max_age_s : float, optional
-        Learned batches older than this are evicted too.
+        Learned batches older than this are evicted too, once the oldest is a tenth past it
+        (so that eviction, and the rebuild it starts, does not run every batch).
     persist_every_s : float
         Seconds between snapshots (only when something was learned since the last one). The
         fsync'd window already makes learning durable; a snapshot only shortens the replay
@@ -152,6 +156,9 @@ class OnlineStore:
         #: Learned rows in the model whose batches were evicted: a rebuild forgets them.
         self._forgotten = 0
         self._rebuilder: threading.Thread | None = None
+        self._rebuilding = False
+        self.rebuild_failures = 0
+        self._retry_rebuild_at = 0.0
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         self._unlock: Any = None
@@ -187,7 +194,7 @@ class OnlineStore:
         self._next_seq = max([self._snapshot_seq, *(b.seq for b in self._window)]) + 1
         for batch in self._window:
             if batch.seq > self._snapshot_seq:
-                _learn_file(self.pipeline, batch.path)
+                _learn_file(self.pipeline, batch)
         self._evict(time.time())
 
     def _after_load(self) -> None:
@@ -266,12 +273,13 @@ class OnlineStore:
         """
         if self.state_dir is None or events.height == 0:
             return 0
+        if rows is not None and (rows.ndim != 2 or rows.shape[0] != events.height):
+            raise ValueError(f"{events.height} events but rows of shape {rows.shape}")
         digest = _digest(events)
         with self.lock:
             if digest in self._digests:
                 return 0
             if rows is not None:
-                # Before the window: an eviction below rebuilds from the window, this included.
                 self.pipeline.learn_rows(rows)
             seq, self._next_seq = self._next_seq, self._next_seq + 1
             now = time.time()
@@ -315,21 +323,24 @@ class OnlineStore:
             while cut < len(self._window) and total > low:
                 total -= self._window[cut].n_events
                 cut += 1
-        if self.max_age_s is not None:
+        if self.max_age_s is not None and self._window:
             oldest_ms = (now - self.max_age_s) * 1000
-            while cut < len(self._window) and self._window[cut].learned_ms < oldest_ms:
-                cut += 1
+            if self._window[0].learned_ms < (now - self.max_age_s / _LOW_WATER) * 1000:
+                while cut < len(self._window) and self._window[cut].learned_ms < oldest_ms:
+                    cut += 1
         if cut:
             gone, self._window = self._window[:cut], self._window[cut:]
             self._forgotten += sum(b.n_events for b in gone)
-            # The snapshots hold the evicted events: a restart must not load them.
+            # The snapshots hold the evicted events: gone for good before the batches are.
+            assert self.state_dir is not None
             self._remove_snapshots(keep=None)
+            _fsync_dir(self.state_dir)
             self._snapshot_seq = 0
             for batch in gone:
                 self._digests.discard(batch.digest)
                 batch.path.unlink(missing_ok=True)
-        rebuilding = self._rebuilder is not None and self._rebuilder.is_alive()
-        if self._forgotten and (not rebuilding or self._rebuilder is threading.current_thread()):
+        if self._forgotten and not self._rebuilding and time.monotonic() >= self._retry_rebuild_at:
+            self._rebuilding = True
             self._rebuilder = threading.Thread(
                 target=self._rebuild, name="loghunt-store-rebuild", daemon=True
             )
@@ -345,53 +356,72 @@ class OnlineStore:
         loading the base), where learning the window anew took 37 us an event and held the
         store meanwhile. Only rows learned during the rebuild are added with the store held.
         A model whose learned rows are not the window's (a member with its own cosine index)
-        learns the window's files instead.
+        learns the window's files instead. A failed rebuild is logged, counted in
+        ``rebuild_failures`` and tried again 30 s later; the old model serves meanwhile.
         """
         started = time.perf_counter()
+        try:
+            self._rebuild_model()
+            log.info(
+                "store rebuilt in %.1f s (%d events)", time.perf_counter() - started, self.size
+            )
+        except Exception:  # anything: a dead thread would leave the evicted rows for good
+            self.rebuild_failures += 1
+            self._retry_rebuild_at = time.monotonic() + _REBUILD_RETRY_S
+            log.exception("store rebuild failed; tried again in %d s", _REBUILD_RETRY_S)
+        finally:
+            with self.lock:
+                self._rebuilding = False
+                self._evict(time.time())  # evicted meanwhile: the next rebuild
+
+    def _rebuild_model(self) -> None:
+        if model_digest(self.model_dir) != self.model_digest:
+            raise ConfigError(f"{self.model_dir} no longer holds the model this store belongs to")
+        pipeline = _load(self.model_dir)
+        base_learned = getattr(pipeline, "n_learned_", 0)
         with self.lock.shared():  # learning waits, scoring goes on
             old, forgotten, window = self.pipeline, self._forgotten, list(self._window)
             learned = getattr(old, "n_learned_", 0)
-            kept = self._kept_rows(forgotten)
-        if not learned:  # the model learned no rows (no neighbour detector): nothing to forget
+            kept = self._kept_rows(base_learned + forgotten)
+        if learned == base_learned:  # no rows learned (no neighbour detector): none to forget
             with self.lock:
                 self._forgotten -= forgotten
             return
-        try:
-            pipeline = _load(self.model_dir)
-            if kept is not None:
-                pipeline.learn_rows(*kept)
-            else:
-                for batch in window:
-                    _learn_file(pipeline, batch.path)
-        except (OSError, LoghuntError) as exc:  # such as a file evicted meanwhile
-            log.warning("store rebuild failed, retried at the next batch: %s", exc)
-            return
+        skipped = 0
+        if kept is not None:
+            pipeline.learn_rows(*kept)
+        else:
+            for batch in window:
+                skipped += _learn_file(pipeline, batch)
         with self.lock:
             if kept is None:
                 last = window[-1].seq if window else 0
                 for batch in self._window:
                     if batch.seq > last:
-                        _learn_file(pipeline, batch.path)
+                        skipped += _learn_file(pipeline, batch)
             elif old.n_learned_ > learned:  # rows learned during the rebuild
                 pipeline.learn_rows(*old.learned_rows(learned))
             self.pipeline = pipeline
             self._after_load()
-            # What was evicted during the rebuild is in the new model too: still to forget.
-            self._forgotten -= forgotten
-            self._evict(time.time())
-        log.info("store rebuilt in %.1f s (%d events)", time.perf_counter() - started, self.size)
+            # What was evicted during the rebuild is in the new model too (still to forget),
+            # unless its file went before it was read.
+            self._forgotten -= forgotten + skipped
+        del old
+        if gc.get_freeze_count():  # the process keeps its model out of the collector
+            gc.freeze()
 
-    def _kept_rows(self, forgotten: int) -> Any:
+    def _kept_rows(self, skip: int) -> Any:
         """The learned rows of the events still in the window, when the pipeline's learned
-        rows are exactly the window's events (each learned event added one row)."""
+        rows past the base model's own are exactly the window's events and the ``skip`` -
+        base rows evicted (each learned event added one row)."""
         learned_rows = getattr(self.pipeline, "learned_rows", None)
         learned = getattr(self.pipeline, "n_learned_", None)
-        if learned_rows is None or learned != self.size + forgotten:
+        if learned_rows is None or learned != skip + self.size:
             return None
-        return learned_rows(forgotten)
+        return learned_rows(skip)
 
     def wait_rebuilt(self) -> None:
-        """Wait until the model has forgotten every evicted batch (a rebuild in progress)."""
+        """Wait for the rebuild in progress, and the ones it starts for evictions meanwhile."""
         while (rebuilder := self._rebuilder) is not None and rebuilder.is_alive():
             rebuilder.join()
 
@@ -531,8 +561,6 @@ def _scan_window(folder: Path) -> list[LearnedBatch]:
 
 def _write_batch(events: pl.DataFrame, path: Path, rows: NDArray[np.float32] | None) -> None:
     if rows is not None:
-        if rows.ndim != 2 or rows.shape[0] != events.height:
-            raise ValueError(f"{events.height} events but rows of shape {rows.shape}")
         flat = pl.Series(_ROWS, np.ascontiguousarray(rows, dtype=np.float32).reshape(-1))
         events = events.with_columns(flat.reshape(rows.shape))
     tmp = path.with_name(".tmp-" + path.name)
@@ -549,13 +577,18 @@ def _read_batch(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
     return pl.read_ipc(path.read_bytes(), columns=columns)
 
 
-def _learn_file(pipeline: Any, path: Path) -> None:
-    """Learn a window file again: its rows as scored, else its events featurized anew."""
-    table = _read_batch(path)
+def _learn_file(pipeline: Any, batch: LearnedBatch) -> int:
+    """Learn a window file again (its rows as scored, else its events featurized anew);
+    returns the events of a file evicted meanwhile instead, 0 when it was learned."""
+    try:
+        table = _read_batch(batch.path)
+    except FileNotFoundError:
+        return batch.n_events
     if _ROWS in table.columns:
         pipeline.learn_rows(np.ascontiguousarray(table.get_column(_ROWS).to_numpy()))
     else:
         pipeline.learn(table)
+    return 0
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
