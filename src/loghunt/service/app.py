@@ -87,15 +87,7 @@ class ScoringService:
         self.metrics = ServiceMetrics()
         self.queue = WorkQueue(settings.queue_capacity, workers=settings.workers)
         self._sink_lock = threading.Lock()  # sinks write one batch at a time
-        store = scorer.store
-        self.metrics.watch(
-            lambda: self.queue.depth,
-            lambda: store.size,
-            lambda: store.pending,
-            lambda: store.persist_failures,
-            lambda: store.forgetting,
-            lambda: store.rebuild_failures,
-        )
+        self.metrics.watch(lambda: self.queue.depth, scorer.store)
 
     def handle(self, body: bytes, alone: bool = False) -> bytes:
         """Score one request body; runs on the work queue's thread. ``alone``: no other

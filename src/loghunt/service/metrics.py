@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from loghunt.errors import MissingExtraError
@@ -13,6 +14,24 @@ except ImportError as exc:  # pragma: no cover - the service extra installs it
 
 #: Request latency buckets, seconds: a 1-event request takes milliseconds, 10,000 seconds.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+#: Gauges read from the online store at each scrape: name, help, the store's attribute.
+STORE_GAUGES = (
+    ("loghunt_store_events", "Learned events in the store.", "size"),
+    (
+        "loghunt_store_pending_batches",
+        "Learned batches buffered on disk, not yet in a snapshot.",
+        "pending",
+    ),
+    ("loghunt_store_persist_failures", "Snapshots that failed.", "persist_failures"),
+    (
+        "loghunt_store_evicted_unforgotten",
+        "Evicted events the model still holds until its rebuild ends.",
+        "forgetting",
+    ),
+    ("loghunt_store_rebuild_failures", "Store rebuilds that failed.", "rebuild_failures"),
+)
 
 
 class ServiceMetrics:
@@ -50,41 +69,19 @@ class ServiceMetrics:
             registry=r,
         )
         self.queue_depth = Gauge("loghunt_queue_depth", "Jobs queued or running.", registry=r)
-        self.store_size = Gauge("loghunt_store_events", "Learned events in the store.", registry=r)
-        self.store_pending = Gauge(
-            "loghunt_store_pending_batches",
-            "Learned batches buffered on disk, not yet in a snapshot.",
-            registry=r,
-        )
-        self.persist_failures = Gauge(
-            "loghunt_store_persist_failures", "Snapshots that failed.", registry=r
-        )
-        self.store_forgetting = Gauge(
-            "loghunt_store_evicted_unforgotten",
-            "Evicted events the model still holds until its rebuild ends.",
-            registry=r,
-        )
-        self.rebuild_failures = Gauge(
-            "loghunt_store_rebuild_failures", "Store rebuilds that failed.", registry=r
-        )
 
-    def watch(
-        self,
-        queue_depth: Callable[[], float],
-        store_size: Callable[[], float],
-        store_pending: Callable[[], float],
-        persist_failures: Callable[[], float],
-        store_forgetting: Callable[[], float],
-        rebuild_failures: Callable[[], float],
-    ) -> None:
-        """Read the gauges from live objects at each scrape."""
+    def watch(self, queue_depth: Callable[[], float], store: object) -> None:
+        """Read the queue depth and the store's gauges (:data:`STORE_GAUGES`) at each scrape."""
         self.queue_depth.set_function(queue_depth)
-        self.store_size.set_function(store_size)
-        self.store_pending.set_function(store_pending)
-        self.persist_failures.set_function(persist_failures)
-        self.store_forgetting.set_function(store_forgetting)
-        self.rebuild_failures.set_function(rebuild_failures)
+        for name, text, attribute in STORE_GAUGES:
+            Gauge(name, text, registry=self.registry).set_function(
+                functools.partial(_read_float, store, attribute)
+            )
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""
         return bytes(generate_latest(self.registry))
+
+
+def _read_float(owner: object, attribute: str) -> float:
+    return float(getattr(owner, attribute))
