@@ -250,14 +250,15 @@ class Pipeline:
         return added
 
     def learned_rows(
-        self, skip: int = 0
+        self, skip: int = 0, count: int | None = None
     ) -> tuple[NDArray[np.float32], NDArray[np.int64] | None] | None:
-        """The rows learned since fit, in order, but the first ``skip``, with their IVF lists
-        in the shared index (None when not IVF): what the same model fresh from disk learns
-        with :meth:`learn_rows` to forget the first ``skip`` without featurizing the rest
-        again. None when the ensemble has no shared index to read them from."""
+        """The rows learned since fit (``n_learned_``), in order, but the first ``skip`` and
+        at most ``count``, with their IVF lists in the shared index (None when not IVF). With
+        :meth:`learn_rows`, the model saved before them learns them again without
+        featurizing: how an online store forgets its oldest events. None when the ensemble
+        has no shared index to read them from."""
         self._check_fitted()
-        return self.ensemble_.learned_rows(getattr(self, "n_learned_", 0), skip)
+        return self.ensemble_.learned_rows(getattr(self, "n_learned_", 0), skip, count)
 
     def _fit(self, events: pl.DataFrame) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """Fit every step on normalised events; returns their features and their rows in the

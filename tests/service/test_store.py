@@ -226,6 +226,7 @@ def test_eviction_keeps_the_learned_rows_instead_of_learning_the_window_again(
 
     monkeypatch.setattr(store, "_rebuild", checked_rebuild)
     monkeypatch.setattr(store_module, "_read_batch", lambda path: pytest.fail("window read"))
+    monkeypatch.setattr(store_module, "_REBUILD_ROWS", 100)  # read in parts of 100 rows
     for body in bodies:
         feed(store, [body])
         store.wait_rebuilt()

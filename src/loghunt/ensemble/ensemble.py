@@ -211,12 +211,12 @@ class DetectorEnsemble:
         return int(data.shape[0])
 
     def learned_rows(
-        self, learned: int, skip: int = 0
+        self, learned: int, skip: int = 0, count: int | None = None
     ) -> tuple[NDArray[np.float32], NDArray[np.int64] | None] | None:
-        """The last ``learned`` rows of the shared index but their first ``skip`` (what
-        :meth:`learn` added), and their IVF lists. None when there is no shared index, or
-        when a member with its own index needs the rows as given and the shared one holds
-        them normalised (cosine)."""
+        """The last ``learned`` rows of the shared index (what :meth:`learn` added) but their
+        first ``skip``, at most ``count`` of them, and their IVF lists. None when there is no
+        shared index, or when a member with its own index needs the rows as given and the
+        shared one holds them normalised (cosine)."""
         index = self.index_
         if index is None or not 0 <= skip <= learned <= index.n_reference_:
             return None
@@ -227,7 +227,8 @@ class DetectorEnsemble:
         ]
         if own_index and index.metric == "cosine":
             return None
-        start, stop = index.n_reference_ - learned + skip, index.n_reference_
+        start = index.n_reference_ - learned + skip
+        stop = index.n_reference_ if count is None else min(index.n_reference_, start + count)
         return index.reconstruct(start, stop), index.lists_of(start, stop)
 
     def shares_index(self, label: str) -> bool:

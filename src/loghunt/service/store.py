@@ -61,6 +61,8 @@ _ROWS = "_loghunt_learned_row"
 _LOW_WATER = 0.9
 #: Seconds before a failed rebuild is tried again.
 _REBUILD_RETRY_S = 30
+#: Learned rows a rebuild reads from the old model in one hold of the store.
+_REBUILD_ROWS = 65_536
 
 
 class Model(Protocol):
@@ -382,19 +384,23 @@ class OnlineStore:
         with self.lock.shared():  # learning waits, scoring goes on
             old, forgotten, window = self.pipeline, self._forgotten, list(self._window)
             learned = getattr(old, "n_learned_", 0)
-            kept = self._kept_rows(base_learned + forgotten)
+            kept = self._rows_are_the_window(base_learned + forgotten)
         if learned == base_learned:  # no rows learned (no neighbour detector): none to forget
             with self.lock:
                 self._forgotten -= forgotten
             return
         skipped = 0
-        if kept is not None:
-            pipeline.learn_rows(*kept)
+        if kept:
+            # In parts, each read with the store shared: learning waits a part, not all.
+            for skip in range(base_learned + forgotten, learned, _REBUILD_ROWS):
+                with self.lock.shared():
+                    part = old.learned_rows(skip, min(_REBUILD_ROWS, learned - skip))
+                pipeline.learn_rows(*part)
         else:
             for batch in window:
                 skipped += _learn_file(pipeline, batch)
         with self.lock:
-            if kept is None:
+            if not kept:
                 last = window[-1].seq if window else 0
                 for batch in self._window:
                     if batch.seq > last:
@@ -410,15 +416,14 @@ class OnlineStore:
         if gc.get_freeze_count():  # the process keeps its model out of the collector
             gc.freeze()
 
-    def _kept_rows(self, skip: int) -> Any:
-        """The learned rows of the events still in the window, when the pipeline's learned
-        rows past the base model's own are exactly the window's events and the ``skip`` -
-        base rows evicted (each learned event added one row)."""
-        learned_rows = getattr(self.pipeline, "learned_rows", None)
-        learned = getattr(self.pipeline, "n_learned_", None)
-        if learned_rows is None or learned != skip + self.size:
-            return None
-        return learned_rows(skip)
+    def _rows_are_the_window(self, skip: int) -> bool:
+        """Whether the pipeline's learned rows past the first ``skip`` (the base model's own
+        and the evicted ones) are the window's events, one row each, readable in order."""
+        pipeline = self.pipeline
+        learned = getattr(pipeline, "n_learned_", None)
+        if not hasattr(pipeline, "learned_rows") or learned != skip + self.size:
+            return False
+        return pipeline.learned_rows(learned, 0) is not None  # an empty read: None or not
 
     def wait_rebuilt(self) -> None:
         """Wait for the rebuild in progress, and the ones it starts for evictions meanwhile."""
