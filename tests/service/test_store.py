@@ -318,3 +318,70 @@ def test_a_base_model_that_learned_before_keeps_its_rows_through_evictions(
         feed(store, [body])
         store.wait_rebuilt()
     assert store.forgetting == 0 and n_reference(store) == base + store.size
+
+
+def test_a_snapshot_holds_the_learned_rows_and_is_written_with_the_store_free(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    store = OnlineStore(model_dir, tmp_path / "state")
+    base = n_reference(store)
+    feed(store, bodies[:1])
+    stage, staged, release = store._stage_rows, threading.Event(), threading.Event()
+
+    def held_stage(seq: int, count: int) -> Path:
+        folder = stage(seq, count)
+        staged.set()
+        assert release.wait(60)
+        return folder
+
+    monkeypatch.setattr(store, "_stage_rows", held_stage)
+    saving = threading.Thread(target=store.persist)
+    saving.start()
+    try:
+        assert staged.wait(60)
+        feed(store, bodies[1:2])  # learning goes on while the snapshot is written
+    finally:
+        release.set()
+    saving.join(60)
+    assert store.pending == 1  # the snapshot holds the first batch; the second is after it
+    live = store.pipeline.ensemble_.index_.reconstruct(base, base + store.size)
+    store.close()
+    (snapshot,) = store.state_dir.glob("snapshot-*")  # type: ignore[union-attr]
+    assert (snapshot / "snapshot.json").exists() and not (snapshot / "manifest.json").exists()
+    reopened = OnlineStore(model_dir, tmp_path / "state")
+    assert reopened.pending == 0
+    np.testing.assert_array_equal(
+        reopened.pipeline.ensemble_.index_.reconstruct(base, base + reopened.size), live
+    )
+
+
+def test_a_snapshot_of_a_model_that_evicted_meanwhile_is_dropped(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = OnlineStore(model_dir, tmp_path / "state", max_events=500)
+    feed(store, bodies[:1])
+    stage = store._stage_rows
+
+    def stage_then_evict(seq: int, count: int) -> Path:
+        folder = stage(seq, count)
+        feed(store, bodies[1:2])  # evicts the batch the staged rows hold
+        return folder
+
+    monkeypatch.setattr(store, "_stage_rows", stage_then_evict)
+    assert store.persist() and store.persist_failures == 0
+    assert not any(store.state_dir.glob("snapshot-*"))  # type: ignore[union-attr]
+
+
+def test_a_damaged_snapshot_of_rows_falls_back_to_the_window(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes]
+) -> None:
+    store = OnlineStore(model_dir, tmp_path / "state")
+    base = n_reference(store)
+    feed(store, bodies[:2])
+    store.close()
+    (snapshot,) = store.state_dir.glob("snapshot-*")  # type: ignore[union-attr]
+    (snapshot / "rows.npy").write_bytes(b"\x93NUMPY not really")
+    reopened = OnlineStore(model_dir, tmp_path / "state")
+    assert n_reference(reopened) == base + reopened.size == base + store.size

@@ -12,7 +12,10 @@ On disk, under ``state_dir``::
                                 that carried it is acknowledged (the write-ahead buffer):
                                 its events and, when the service learned it, their rows
                                 in the detectors' space as they were scored
-    snapshot-<seq>/             the pipeline saved with ``save_model`` after batch <seq>
+    snapshot-<seq>/             the learned rows after batch <seq> (rows.npy, their IVF
+                                lists, snapshot.json), added to the base model on restart;
+                                or, for a model whose rows cannot be read back, the
+                                pipeline saved whole with ``save_model``
 
 A restart loads the newest snapshot and replays the window files after it: their rows as
 they were learned (files without rows: their events learned anew). When saving a
@@ -30,6 +33,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import threading
 import time
 import weakref
@@ -59,6 +63,11 @@ _BATCH = re.compile(r"^(\d{12})-(\d+)-(\d+)-([0-9a-f]{16})\.arrow$")
 _ROWS = "_loghunt_learned_row"
 #: Eviction goes down to this share of ``max_events``, so that it does not run every batch.
 _LOW_WATER = 0.9
+#: What a snapshot of learned rows holds.
+_SNAPSHOT_FORMAT = "loghunt.online-store-snapshot"
+_SNAPSHOT_META = "snapshot.json"
+_ROWS_FILE = "rows.npy"
+_LISTS_FILE = "lists.npy"
 #: Seconds before a failed rebuild is tried again.
 _REBUILD_RETRY_S = 30
 #: Learned rows a rebuild reads from the old model in one hold of the store.
@@ -109,8 +118,7 @@ class OnlineStore:
     persist_every_s : float
         Seconds between snapshots (only when something was learned since the last one). The
         fsync'd window already makes learning durable; a snapshot only shortens the replay
-        on restart, and it holds the store while it writes the whole model (1,000,000
-        vectors: 682 MB, ~2 s), hence every 10 minutes by default.
+        on restart (see :meth:`persist`).
     explain_top : int, optional
         Per scored batch, besides the flagged events, explain this many of the highest scored
         (the model's own setting when None). A hunt explains its top 100 of a whole run; a
@@ -159,12 +167,15 @@ class OnlineStore:
         self._forgotten = 0
         self._rebuilder: threading.Thread | None = None
         self._rebuilding = False
+        self._evictions = 0
         self.rebuild_failures = 0
         self._retry_rebuild_at = 0.0
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         self._unlock: Any = None
         self.model_digest = model_digest(self.model_dir)
+        #: Rows the base model itself learned before it was saved (``score --learn``).
+        self._base_learned = _saved_n_learned(self.model_dir)
         self.pipeline: Any = None
         self._open()
 
@@ -187,7 +198,7 @@ class OnlineStore:
         else:
             seq, path = snapshot
             try:
-                self.pipeline, self._snapshot_seq = _load(path), seq
+                self.pipeline, self._snapshot_seq = self._load_snapshot(path), seq
             except LoghuntError as exc:
                 # A damaged snapshot is not fatal: the base model and the window rebuild it.
                 log.warning("snapshot %s unusable (%s); rebuilding from the base model", path, exc)
@@ -333,6 +344,7 @@ class OnlineStore:
         if cut:
             gone, self._window = self._window[:cut], self._window[cut:]
             self._forgotten += sum(b.n_events for b in gone)
+            self._evictions += 1
             # The snapshots hold the evicted events: gone for good before the batches are.
             assert self.state_dir is not None
             self._remove_snapshots(keep=None)
@@ -432,33 +444,93 @@ class OnlineStore:
 
     # -- persistence ---------------------------------------------------------------------
     def persist(self) -> bool:
-        """Save a snapshot if anything was learned since the last; False when saving failed."""
+        """Save a snapshot if anything was learned since the last; False when saving failed.
+
+        A snapshot holds the window's learned rows and their IVF lists, read from the model
+        a part at a time with the store shared and written with it free; a restart adds them
+        to the base model. With the 1,000,000-vector model and 18,811 learned events: 34 ms,
+        10 ms of it holding the store, 6 MB; saving the whole model held it 2.3 s (690 MB).
+        A model whose rows cannot be read so is saved whole, with the store held. A snapshot
+        staged while an eviction happened is dropped: it would hold evicted events.
+        """
         if self.state_dir is None:
             return True
         with self.lock:
             seq = self._window[-1].seq if self._window else 0
             if seq == self._snapshot_seq or self._forgotten:
                 return True  # nothing new, or evicted events not forgotten yet: not saved
-            try:
-                self._save_snapshot(seq)
-            except (OSError, LoghuntError) as exc:
-                self.persist_failures += 1
-                self.last_persist_error = str(exc)
-                log.warning("snapshot failed, additions stay buffered on disk: %s", exc)
-                return False
-            self._snapshot_seq = seq
-            self.last_persist_error = None
+            evictions, count = self._evictions, self.size
+            rows_readable = self._rows_are_the_window(self._base_learned)
+        try:
+            staged = self._stage_rows(seq, count) if rows_readable else None
+            with self.lock:
+                if self._evictions != evictions:  # it would hold evicted events
+                    return True
+                self._save_snapshot(seq, staged)
+        except (OSError, LoghuntError) as exc:
+            if self._evictions != evictions:  # an eviction removed the staging folder
+                return True
+            self.persist_failures += 1
+            self.last_persist_error = str(exc)
+            log.warning("snapshot failed, additions stay buffered on disk: %s", exc)
+            return False
         return True
 
-    def _save_snapshot(self, seq: int) -> None:
+    def _stage_rows(self, seq: int, count: int) -> Path:
+        """Write the window's ``count`` learned rows and their lists into a staging folder."""
+        assert self.state_dir is not None
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".snapshot-{seq:012d}.", suffix=".saving", dir=self.state_dir)
+        )
+        first, parts = self._base_learned, []
+        for start in range(first, first + count, _REBUILD_ROWS):
+            with self.lock.shared():
+                parts.append(
+                    self.pipeline.learned_rows(start, min(_REBUILD_ROWS, first + count - start))
+                )
+        rows = np.concatenate([r for r, _ in parts]) if parts else np.empty((0, 0), np.float32)
+        np.save(staging / _ROWS_FILE, rows)
+        if parts and parts[0][1] is not None:
+            np.save(staging / _LISTS_FILE, np.concatenate([lists for _, lists in parts]))
+        meta = {"format": _SNAPSHOT_FORMAT, "model_digest": self.model_digest, "rows": count}
+        (staging / _SNAPSHOT_META).write_bytes(orjson.dumps(meta))
+        return staging
+
+    def _save_snapshot(self, seq: int, staged: Path | None) -> None:
+        """Put the staged rows (or, without them, the whole model) in place as ``seq``'s."""
         from loghunt.model import save_model
 
         assert self.state_dir is not None
         final = self.state_dir / f"snapshot-{seq:012d}"
-        save_model(self.pipeline, final)  # written beside, then renamed into place
+        if staged is None:
+            save_model(self.pipeline, final)  # written beside, then renamed into place
+        else:
+            os.replace(staged, final)
         _fsync_tree(final)
         _fsync_dir(self.state_dir)
         self._remove_snapshots(keep=final)
+        self._snapshot_seq = seq
+        self.last_persist_error = None
+
+    def _load_snapshot(self, path: Path) -> Any:
+        """The model a snapshot holds: the base model plus its rows, or a whole saved model."""
+        meta_path = path / _SNAPSHOT_META
+        if not meta_path.exists():
+            return _load(path)
+        try:
+            meta = orjson.loads(meta_path.read_bytes())
+            rows = np.load(path / _ROWS_FILE, allow_pickle=False)
+            lists_path = path / _LISTS_FILE
+            lists = np.load(lists_path, allow_pickle=False) if lists_path.exists() else None
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"unreadable snapshot: {exc}") from exc
+        wanted = (_SNAPSHOT_FORMAT, self.model_digest, meta.get("rows"))
+        if (meta.get("format"), meta.get("model_digest"), len(rows)) != wanted or rows.ndim != 2:
+            raise ConfigError("the snapshot does not match its model or its description")
+        pipeline = _load(self.model_dir)
+        if len(rows):
+            pipeline.learn_rows(np.asarray(rows, dtype=np.float32), lists)
+        return pipeline
 
     def _remove_snapshots(self, keep: Path | None) -> None:
         assert self.state_dir is not None
@@ -536,6 +608,12 @@ def model_digest(model_dir: Path) -> str:
     if not manifest.is_file():
         raise ConfigError(f"{model_dir} is not a saved model (no manifest.json)")
     return hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
+
+
+def _saved_n_learned(model_dir: Path) -> int:
+    """How many rows a saved model had learned (novelty mode) when it was saved."""
+    manifest = orjson.loads((model_dir / "manifest.json").read_bytes())
+    return int(manifest.get("training", {}).get("n_learned", 0))
 
 
 def _load(path: Path, need_learn: bool = True) -> Any:
