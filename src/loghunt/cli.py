@@ -304,6 +304,12 @@ _StateDir = Annotated[
 ]
 _Learn = Annotated[bool, typer.Option(help="Learn events that are not flagged (novelty).")]
 _MaxStore = Annotated[int, typer.Option(help="Most learned events kept (oldest out).")]
+_MaxAge = Annotated[
+    float | None, typer.Option(help="Seconds a learned event is kept (default: no limit).")
+]
+_SnapshotEvery = Annotated[
+    float, typer.Option(help="Seconds between snapshots of the learned events.", min=1.0)
+]
 _ExplainTop = Annotated[
     int, typer.Option(help="Per batch, besides flagged events, explain this many of the top.")
 ]
@@ -323,6 +329,8 @@ def serve(
     state_dir: _StateDir = None,
     learn: _Learn = True,
     max_store_events: _MaxStore = 1_000_000,
+    max_store_age: _MaxAge = None,
+    snapshot_every: _SnapshotEvery = 600.0,
     explain_top: _ExplainTop = 10,
     max_events: Annotated[int, typer.Option(help="Most events per request.")] = 10_000,
     queue: Annotated[int, typer.Option(help="Requests queued before 429.")] = 32,
@@ -335,7 +343,12 @@ def serve(
     from loghunt.service.server import serve as run_server
 
     options = StoreOptions(
-        state_dir=state_dir, learn=learn, max_events=max_store_events, explain_top=explain_top
+        state_dir=state_dir,
+        learn=learn,
+        max_events=max_store_events,
+        max_age_s=max_store_age,
+        persist_every_s=snapshot_every,
+        explain_top=explain_top,
     )
     _service(
         lambda: run_server(
@@ -367,6 +380,8 @@ def consume(
     state_dir: _StateDir = None,
     learn: _Learn = True,
     max_store_events: _MaxStore = 1_000_000,
+    max_store_age: _MaxAge = None,
+    snapshot_every: _SnapshotEvery = 600.0,
     explain_top: _ExplainTop = 10,
     batch_size: Annotated[int, typer.Option(help="Messages scored together.")] = 1_000,
     idle_exit: Annotated[
@@ -378,7 +393,12 @@ def consume(
     from loghunt.service.server import consume as run_consumer
 
     options = StoreOptions(
-        state_dir=state_dir, learn=learn, max_events=max_store_events, explain_top=explain_top
+        state_dir=state_dir,
+        learn=learn,
+        max_events=max_store_events,
+        max_age_s=max_store_age,
+        persist_every_s=snapshot_every,
+        explain_top=explain_top,
     )
 
     def job() -> None:
