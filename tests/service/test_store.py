@@ -330,8 +330,8 @@ def test_a_snapshot_holds_the_learned_rows_and_is_written_with_the_store_free(
     feed(store, bodies[:1])
     stage, staged, release = store._stage_rows, threading.Event(), threading.Event()
 
-    def held_stage(seq: int, count: int) -> Path:
-        folder = stage(seq, count)
+    def held_stage(pipeline: Any, seq: int, count: int) -> Path:
+        folder = stage(pipeline, seq, count)
         staged.set()
         assert release.wait(60)
         return folder
@@ -364,14 +364,14 @@ def test_a_snapshot_of_a_model_that_evicted_meanwhile_is_dropped(
     feed(store, bodies[:1])
     stage = store._stage_rows
 
-    def stage_then_evict(seq: int, count: int) -> Path:
-        folder = stage(seq, count)
-        feed(store, bodies[1:2])  # evicts the batch the staged rows hold
-        return folder
+    def evict_then_stage(pipeline: Any, seq: int, count: int) -> Path:
+        feed(store, bodies[1:2])  # evicts the batch the rows about to be staged hold
+        return stage(pipeline, seq, count)
 
-    monkeypatch.setattr(store, "_stage_rows", stage_then_evict)
+    monkeypatch.setattr(store, "_stage_rows", evict_then_stage)
     assert store.persist() and store.persist_failures == 0
     assert not any(store.state_dir.glob("snapshot-*"))  # type: ignore[union-attr]
+    assert not any(store.state_dir.glob(".snapshot-*"))  # type: ignore[union-attr]
 
 
 def test_a_damaged_snapshot_of_rows_falls_back_to_the_window(
@@ -385,3 +385,41 @@ def test_a_damaged_snapshot_of_rows_falls_back_to_the_window(
     (snapshot / "rows.npy").write_bytes(b"\x93NUMPY not really")
     reopened = OnlineStore(model_dir, tmp_path / "state")
     assert n_reference(reopened) == base + reopened.size == base + store.size
+
+
+def test_a_snapshot_of_a_model_that_learned_before_holds_only_the_window(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes]
+) -> None:
+    from loghunt.model import load_model, save_model
+
+    learned_base = load_model(model_dir)
+    assert learned_base.learn(Scorer(OnlineStore(model_dir)).read(bodies[0])[0]) > 0
+    save_model(learned_base, tmp_path / "learned")
+    store = OnlineStore(tmp_path / "learned", tmp_path / "state")
+    base = n_reference(store)
+    feed(store, bodies[1:])
+    live = store.pipeline.ensemble_.index_.reconstruct(base, base + store.size)
+    store.close()
+    reopened = OnlineStore(tmp_path / "learned", tmp_path / "state")
+    assert reopened.pending == 0 and n_reference(reopened) == base + len(live)
+    np.testing.assert_array_equal(
+        reopened.pipeline.ensemble_.index_.reconstruct(base, base + len(live)), live
+    )
+
+
+def test_a_model_whose_rows_cannot_be_read_back_is_saved_whole(
+    model_dir: Path, tmp_path: Path, bodies: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = OnlineStore(model_dir, tmp_path / "state")
+    monkeypatch.setattr(store, "_rows_are_the_window", lambda skip: False)
+    base = n_reference(store)
+    feed(store, bodies[:2])
+    live = store.pipeline.ensemble_.index_.reconstruct(base, base + store.size)
+    store.close()
+    (snapshot,) = store.state_dir.glob("snapshot-*")  # type: ignore[union-attr]
+    assert (snapshot / "manifest.json").exists()  # a whole saved model, as older stores wrote
+    reopened = OnlineStore(model_dir, tmp_path / "state")
+    assert reopened.pending == 0
+    np.testing.assert_array_equal(
+        reopened.pipeline.ensemble_.index_.reconstruct(base, base + len(live)), live
+    )

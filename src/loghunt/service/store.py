@@ -193,6 +193,8 @@ class OnlineStore:
         self._window = _scan_window(self.state_dir / _WINDOW)
         self._digests = {b.digest for b in self._window}
         snapshot = self._newest_snapshot()
+        # Older snapshots, and the staging folders of saves that a crash interrupted.
+        self._remove_snapshots(keep=snapshot[1] if snapshot else None, staging=True)
         if snapshot is None:
             self.pipeline, self._snapshot_seq = _load(self.model_dir), 0
         else:
@@ -455,29 +457,33 @@ class OnlineStore:
         """
         if self.state_dir is None:
             return True
-        with self.lock:
-            seq = self._window[-1].seq if self._window else 0
-            if seq == self._snapshot_seq or self._forgotten:
-                return True  # nothing new, or evicted events not forgotten yet: not saved
-            evictions, count = self._evictions, self.size
-            rows_readable = self._rows_are_the_window(self._base_learned)
+        staged = None
         try:
-            staged = self._stage_rows(seq, count) if rows_readable else None
             with self.lock:
-                if self._evictions != evictions:  # it would hold evicted events
+                seq = self._window[-1].seq if self._window else 0
+                if seq == self._snapshot_seq or self._forgotten:
+                    return True  # nothing new, or evicted events not forgotten yet: not saved
+                if not self._rows_are_the_window(self._base_learned):
+                    self._save_snapshot(seq, None)
                     return True
-                self._save_snapshot(seq, staged)
+                evictions, count, pipeline = self._evictions, self.size, self.pipeline
+            staged = self._stage_rows(pipeline, seq, count)
+            with self.lock:
+                if self._evictions == evictions:  # else it would hold evicted events: dropped
+                    self._save_snapshot(seq, staged)
         except (OSError, LoghuntError) as exc:
-            if self._evictions != evictions:  # an eviction removed the staging folder
-                return True
             self.persist_failures += 1
             self.last_persist_error = str(exc)
             log.warning("snapshot failed, additions stay buffered on disk: %s", exc)
             return False
+        finally:
+            if staged is not None:
+                shutil.rmtree(staged, ignore_errors=True)  # gone unless dropped or failed
         return True
 
-    def _stage_rows(self, seq: int, count: int) -> Path:
-        """Write the window's ``count`` learned rows and their lists into a staging folder."""
+    def _stage_rows(self, pipeline: Any, seq: int, count: int) -> Path:
+        """Write the window's ``count`` learned rows, read from ``pipeline`` a part at a time
+        with the store shared, and their lists into a staging folder, fsync'd."""
         assert self.state_dir is not None
         staging = Path(
             tempfile.mkdtemp(prefix=f".snapshot-{seq:012d}.", suffix=".saving", dir=self.state_dir)
@@ -486,7 +492,7 @@ class OnlineStore:
         for start in range(first, first + count, _REBUILD_ROWS):
             with self.lock.shared():
                 parts.append(
-                    self.pipeline.learned_rows(start, min(_REBUILD_ROWS, first + count - start))
+                    pipeline.learned_rows(start, min(_REBUILD_ROWS, first + count - start))
                 )
         rows = np.concatenate([r for r, _ in parts]) if parts else np.empty((0, 0), np.float32)
         np.save(staging / _ROWS_FILE, rows)
@@ -494,6 +500,7 @@ class OnlineStore:
             np.save(staging / _LISTS_FILE, np.concatenate([lists for _, lists in parts]))
         meta = {"format": _SNAPSHOT_FORMAT, "model_digest": self.model_digest, "rows": count}
         (staging / _SNAPSHOT_META).write_bytes(orjson.dumps(meta))
+        _fsync_tree(staging)
         return staging
 
     def _save_snapshot(self, seq: int, staged: Path | None) -> None:
@@ -504,9 +511,9 @@ class OnlineStore:
         final = self.state_dir / f"snapshot-{seq:012d}"
         if staged is None:
             save_model(self.pipeline, final)  # written beside, then renamed into place
+            _fsync_tree(final)
         else:
             os.replace(staged, final)
-        _fsync_tree(final)
         _fsync_dir(self.state_dir)
         self._remove_snapshots(keep=final)
         self._snapshot_seq = seq
@@ -532,11 +539,12 @@ class OnlineStore:
             pipeline.learn_rows(np.asarray(rows, dtype=np.float32), lists)
         return pipeline
 
-    def _remove_snapshots(self, keep: Path | None) -> None:
+    def _remove_snapshots(self, keep: Path | None, staging: bool = False) -> None:
+        """Every snapshot but ``keep``; with ``staging``, also the staging folders of saves
+        that a crash interrupted (at open: none is being written)."""
         assert self.state_dir is not None
         for path in self.state_dir.iterdir():
-            # Also the staging folders of a save that a crash interrupted.
-            stale = path.name.startswith(".snapshot-") and path.name.endswith(".saving")
+            stale = staging and path.name.startswith(".snapshot-") and path.name.endswith(".saving")
             if (_SNAPSHOT.match(path.name) and path != keep) or stale:
                 shutil.rmtree(path, ignore_errors=True)
 
@@ -555,9 +563,12 @@ class OnlineStore:
 
     def _run_timer(self) -> None:
         while not self._stop.wait(self.persist_every_s):
-            with self.lock:
-                self._evict(time.time())
-            self.persist()
+            try:
+                with self.lock:
+                    self._evict(time.time())
+                self.persist()
+            except Exception:  # the timer must outlive any one failure
+                log.exception("store timer: eviction or snapshot failed")
 
     def close(self) -> None:
         """Stop the timer and write a final snapshot."""
