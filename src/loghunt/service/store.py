@@ -450,8 +450,8 @@ class OnlineStore:
 
         A snapshot holds the window's learned rows and their IVF lists, read from the model
         a part at a time with the store shared and written with it free; a restart adds them
-        to the base model. With the 1,000,000-vector model and 18,811 learned events: 34 ms,
-        10 ms of it holding the store, 6 MB; saving the whole model held it 2.3 s (690 MB).
+        to the base model. With the 1,000,000-vector model and 18,811 learned events: 27 ms,
+        0.4 ms of it holding the store, 6 MB; saving the whole model held it 2.3 s (690 MB).
         A model whose rows cannot be read so is saved whole, with the store held. A snapshot
         staged while an eviction happened is dropped: it would hold evicted events.
         """
