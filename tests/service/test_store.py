@@ -382,9 +382,13 @@ def test_a_damaged_snapshot_of_rows_falls_back_to_the_window(
     feed(store, bodies[:2])
     store.close()
     (snapshot,) = store.state_dir.glob("snapshot-*")  # type: ignore[union-attr]
-    (snapshot / "rows.npy").write_bytes(b"\x93NUMPY not really")
-    reopened = OnlineStore(model_dir, tmp_path / "state")
-    assert n_reference(reopened) == base + reopened.size == base + store.size
+    for name, damage in (("rows.npy", b"\x93NUMPY not really"), ("snapshot.json", b"[1, 2]")):
+        (snapshot / name).write_bytes(damage)
+        reopened = OnlineStore(model_dir, tmp_path / "state")
+        assert n_reference(reopened) == base + reopened.size == base + store.size
+        reopened.close()  # a good snapshot of the same batch replaces the damaged one
+        assert reopened.persist_failures == 0 and reopened.pending == 0
+        assert (snapshot / name).read_bytes() != damage
 
 
 def test_a_snapshot_of_a_model_that_learned_before_holds_only_the_window(

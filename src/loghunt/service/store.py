@@ -509,6 +509,8 @@ class OnlineStore:
 
         assert self.state_dir is not None
         final = self.state_dir / f"snapshot-{seq:012d}"
+        if final.is_dir():  # one of the same batch, unusable at the last start: replaced
+            shutil.rmtree(final)
         if staged is None:
             save_model(self.pipeline, final)  # written beside, then renamed into place
             _fsync_tree(final)
@@ -531,9 +533,11 @@ class OnlineStore:
             lists = np.load(lists_path, allow_pickle=False) if lists_path.exists() else None
         except (OSError, ValueError) as exc:
             raise ConfigError(f"unreadable snapshot: {exc}") from exc
-        wanted = (_SNAPSHOT_FORMAT, self.model_digest, meta.get("rows"))
-        if (meta.get("format"), meta.get("model_digest"), len(rows)) != wanted or rows.ndim != 2:
-            raise ConfigError("the snapshot does not match its model or its description")
+        described = (meta.get("format"), meta.get("model_digest")) if isinstance(meta, dict) else ()
+        if described != (_SNAPSHOT_FORMAT, self.model_digest) or rows.ndim != 2:
+            raise ConfigError("the snapshot is not one of this store's model")
+        if len(rows) != meta.get("rows"):
+            raise ConfigError(f"the snapshot holds {len(rows)} rows, not {meta.get('rows')}")
         pipeline = _load(self.model_dir)
         if len(rows):
             pipeline.learn_rows(np.asarray(rows, dtype=np.float32), lists)
