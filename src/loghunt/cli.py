@@ -21,6 +21,7 @@ from loghunt.output.findings import COMBINED, RANK, REASON_DETAILS, REASONS, VOT
 
 if TYPE_CHECKING:
     from loghunt.hunt import HuntOptions
+    from loghunt.service.server import StoreOptions
 
 app = typer.Typer(
     add_completion=False,
@@ -339,16 +340,10 @@ def serve(
     ] = 2,
 ) -> None:
     """Serve POST /v1/score, /healthz, /readyz and /metrics for a saved model."""
-    from loghunt.service.server import StoreOptions
     from loghunt.service.server import serve as run_server
 
-    options = StoreOptions(
-        state_dir=state_dir,
-        learn=learn,
-        max_events=max_store_events,
-        max_age_s=max_store_age,
-        persist_every_s=snapshot_every,
-        explain_top=explain_top,
+    options = _store_options(
+        state_dir, learn, max_store_events, max_store_age, snapshot_every, explain_top
     )
     _service(
         lambda: run_server(
@@ -389,16 +384,10 @@ def consume(
     ] = None,
 ) -> None:
     """Score a stream into a sink, acknowledging each batch once its findings are durable."""
-    from loghunt.service.server import StoreOptions
     from loghunt.service.server import consume as run_consumer
 
-    options = StoreOptions(
-        state_dir=state_dir,
-        learn=learn,
-        max_events=max_store_events,
-        max_age_s=max_store_age,
-        persist_every_s=snapshot_every,
-        explain_top=explain_top,
+    options = _store_options(
+        state_dir, learn, max_store_events, max_store_age, snapshot_every, explain_top
     )
 
     def job() -> None:
@@ -415,6 +404,26 @@ def consume(
         err.print(f"{counts}, {stats.flagged:,} flagged")
 
     _service(job)
+
+
+def _store_options(
+    state_dir: Path | None,
+    learn: bool,
+    max_events: int,
+    max_age_s: float | None,
+    snapshot_every: float,
+    explain_top: int,
+) -> StoreOptions:
+    from loghunt.service.server import StoreOptions
+
+    return StoreOptions(
+        state_dir=state_dir,
+        learn=learn,
+        max_events=max_events,
+        max_age_s=max_age_s,
+        persist_every_s=snapshot_every,
+        explain_top=explain_top,
+    )
 
 
 def _service(job: Callable[[], None]) -> None:
