@@ -427,3 +427,53 @@ def test_a_model_whose_rows_cannot_be_read_back_is_saved_whole(
     np.testing.assert_array_equal(
         reopened.pipeline.ensemble_.index_.reconstruct(base, base + len(live)), live
     )
+
+
+@pytest.fixture(scope="module")
+def ivf_model_dir(
+    tmp_path_factory: pytest.TempPathFactory, all_records: list[dict[str, Any]], to_ndjson: Any
+) -> Path:
+    """The default pipeline with an IVF index (as a large model gets), fitted on 6,000 events."""
+    import loghunt.ensemble.ensemble as ensemble_module
+    from loghunt.index import build_graph
+    from loghunt.io import parse_bytes
+    from loghunt.model import save_model
+    from loghunt.pipeline import Pipeline
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            ensemble_module, "build_graph", lambda *a, **kw: build_graph(*a, method="ivf", **kw)
+        )
+        pipeline = Pipeline().fit(parse_bytes(to_ndjson(all_records[:6_000])).table)
+    assert pipeline.ensemble_.index_.method_ == "ivf"
+    path = tmp_path_factory.mktemp("ivf") / "model"
+    save_model(pipeline, path)
+    return path
+
+
+def test_an_ivf_model_keeps_rows_and_lists_through_evictions_and_restarts(
+    ivf_model_dir: Path, tmp_path: Path, bodies: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import loghunt.service.store as store_module
+
+    store = OnlineStore(ivf_model_dir, tmp_path / "state", max_events=600)
+    base = n_reference(store)
+    monkeypatch.setattr(store_module, "_read_batch", lambda path: pytest.fail("window read"))
+    for body in bodies:
+        before = store.pipeline.ensemble_.index_
+        feed(store, [body])
+        store.wait_rebuilt()
+    index = store.pipeline.ensemble_.index_
+    assert index is not before and n_reference(store) == base + store.size  # rebuilt
+    live_rows = index.reconstruct(base, index.n_reference_)
+    live_lists = index.lists_of(base, index.n_reference_)
+    # Each kept row went back to its own list: the coarse quantizer's nearest (but for
+    # near-ties, which distances rounded another way may break differently).
+    _, nearest = index.index_.quantizer.search(live_rows, 1)
+    assert (live_lists == nearest[:, 0]).mean() > 0.99
+    monkeypatch.undo()
+    store.close()  # a snapshot of rows and lists
+    reopened = OnlineStore(ivf_model_dir, tmp_path / "state")
+    again = reopened.pipeline.ensemble_.index_
+    np.testing.assert_array_equal(again.reconstruct(base, again.n_reference_), live_rows)
+    np.testing.assert_array_equal(again.lists_of(base, again.n_reference_), live_lists)
