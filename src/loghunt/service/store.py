@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -405,10 +406,7 @@ class OnlineStore:
             return
         skipped = 0
         if kept:
-            # In parts, each read with the store shared: learning waits a part, not all.
-            for skip in range(base_learned + forgotten, learned, _REBUILD_ROWS):
-                with self.lock.shared():
-                    part = old.learned_rows(skip, min(_REBUILD_ROWS, learned - skip))
+            for part in self._learned_parts(old, base_learned + forgotten, learned):
                 pipeline.learn_rows(*part)
         else:
             for batch in window:
@@ -438,6 +436,14 @@ class OnlineStore:
         if not hasattr(pipeline, "learned_rows") or learned != skip + self.size:
             return False
         return pipeline.learned_rows(learned, 0) is not None  # an empty read: None or not
+
+    def _learned_parts(self, pipeline: Any, start: int, stop: int) -> Iterator[Any]:
+        """``pipeline``'s learned rows ``start:stop`` with their lists, in parts, each read
+        with the store shared: learning waits for a part, not for all of them."""
+        for first in range(start, stop, _REBUILD_ROWS):
+            with self.lock.shared():
+                part = pipeline.learned_rows(first, min(_REBUILD_ROWS, stop - first))
+            yield part
 
     def wait_rebuilt(self) -> None:
         """Wait for the rebuild in progress, and the ones it starts for evictions meanwhile."""
@@ -488,12 +494,8 @@ class OnlineStore:
         staging = Path(
             tempfile.mkdtemp(prefix=f".snapshot-{seq:012d}.", suffix=".saving", dir=self.state_dir)
         )
-        first, parts = self._base_learned, []
-        for start in range(first, first + count, _REBUILD_ROWS):
-            with self.lock.shared():
-                parts.append(
-                    pipeline.learned_rows(start, min(_REBUILD_ROWS, first + count - start))
-                )
+        first = self._base_learned
+        parts = list(self._learned_parts(pipeline, first, first + count))
         rows = np.concatenate([r for r, _ in parts]) if parts else np.empty((0, 0), np.float32)
         np.save(staging / _ROWS_FILE, rows)
         if parts and parts[0][1] is not None:
