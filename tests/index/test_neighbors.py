@@ -124,13 +124,14 @@ def test_short_ivf_results_are_completed_exactly() -> None:
     X = _clustered(600, 4)
     index = NeighborIndex(method="ivf").fit(X)
     index.index_.nprobe = 1  # lists hold ~50 rows, some fewer than k: FAISS pads with -1
-    _, raw = index.index_.search(X[:100], 60)
+    _, raw = index.index_.search(index._prepare(X[:100]), 60)
     short = (raw < 0).any(axis=1)
     assert short.any()
     graph = index.search(X[:100], k=60)
     assert (graph.indices >= 0).all()
     expected = np.sort(_brute_force(X[:100][short], X, "l2"), axis=1)[:, :60]
-    np.testing.assert_allclose(graph.distances[short], expected, rtol=1e-4, atol=1e-4)
+    # IVF holds float16 rows: distances agree to float16's precision.
+    np.testing.assert_allclose(graph.distances[short], expected, rtol=2e-3, atol=2e-3)
 
 
 def test_search_in_chunks_matches_one_call(monkeypatch, small) -> None:
@@ -332,3 +333,46 @@ def test_retune_meets_the_target_on_new_queries(method: str) -> None:
     assert recall >= index.target_recall
     assert measure_recall(index, shifted, k=index.tune_k) >= index.target_recall
     assert index.retune(shifted) == pytest.approx(recall)  # settled: the same effort again
+
+
+def test_ivf_holds_float16_rows_padded_to_a_multiple_of_eight() -> None:
+    X = _clustered(6_000, 5)
+    index = NeighborIndex(method="ivf", target_recall=1.0).fit(X)
+    assert index.index_.d == 8 and index.index_.code_size == 8 * 2  # float16, padded
+    assert index.reconstruct(0, 10).shape == (10, 5)
+    queries = _clustered(50, 5, seed=3)
+    graph = index.search(queries, k=5)
+    expected = np.sort(_brute_force(queries, X, "l2"), axis=1)[:, :5]
+    np.testing.assert_allclose(graph.distances, expected, rtol=2e-3, atol=2e-3)
+
+
+def test_ivf_clips_rows_beyond_float16_instead_of_storing_infinity() -> None:
+    index = NeighborIndex(method="ivf").fit(_clustered(6_000, 5))
+    huge = np.full((1, 5), 1e5, dtype=np.float32)  # float16 ends at 65,504
+    index.add(huge)
+    stored = index.reconstruct(index.n_reference_ - 1, index.n_reference_)
+    assert np.isfinite(stored).all() and stored.max() == pytest.approx(32_000, rel=1e-3)
+    graph = index.search(huge, k=1)
+    assert graph.indices[0, 0] == index.n_reference_ - 1 and np.isfinite(graph.distances).all()
+
+
+def test_an_ivf_index_saved_with_float32_lists_still_loads(tmp_path) -> None:
+    import faiss
+
+    X = _clustered(6_000, 5)
+    index = NeighborIndex(method="ivf").fit(X)
+    index.save(tmp_path)
+    # What earlier versions wrote: float32 lists of the unpadded rows, same lists and centres.
+    centres = index.index_.quantizer.reconstruct_n(0, index.index_.nlist)[:, :5]
+    quantizer = faiss.IndexFlatL2(5)
+    quantizer.add(np.ascontiguousarray(centres))
+    flat = faiss.IndexIVFFlat(quantizer, 5, index.index_.nlist)
+    lists = index.lists_of(0, len(X))  # held: swig_ptr keeps no reference
+    flat.add_core(len(X), faiss.swig_ptr(X), None, faiss.swig_ptr(lists))
+    faiss.write_index(flat, str(tmp_path / "index.faiss"))
+    old = NeighborIndex.load(tmp_path)
+    assert old.index_.d == 5
+    np.testing.assert_array_equal(old.reconstruct(0, len(X)), X)  # float32 kept exactly
+    queries = _clustered(50, 5, seed=3)
+    np.testing.assert_array_equal(old.search(queries, 5).indices, index.search(queries, 5).indices)
+    assert old.add(queries) == 50 and old.n_reference_ == len(X) + 50

@@ -48,7 +48,10 @@ def test_an_index_finds_appended_rows_and_saves_them(method, tmp_path) -> None:
     assert index.n_reference_ == n_before + len(NEW_CLUSTER)
     found = index.search(NEW_CLUSTER, 1)
     np.testing.assert_array_equal(found.indices[:, 0], np.arange(n_before, index.n_reference_))
-    np.testing.assert_allclose(index.reconstruct(n_before, index.n_reference_), NEW_CLUSTER)
+    stored = index.reconstruct(n_before, index.n_reference_)
+    # IVF lists hold float16 (each row minus its list's centre); the others float32.
+    tolerance = 1e-3 if method == "ivf" else 0.0
+    np.testing.assert_allclose(stored, NEW_CLUSTER, rtol=tolerance or 1e-7, atol=tolerance)
     index.save(tmp_path / "idx")
     again = NeighborIndex.load(tmp_path / "idx").search(NEW_CLUSTER, 3)
     np.testing.assert_array_equal(again.indices, index.search(NEW_CLUSTER, 3).indices)

@@ -469,7 +469,7 @@ def test_an_ivf_model_keeps_rows_and_lists_through_evictions_and_restarts(
     live_lists = index.lists_of(base, index.n_reference_)
     # Each kept row went back to its own list: the coarse quantizer's nearest (but for
     # near-ties, which distances rounded another way may break differently).
-    _, nearest = index.index_.quantizer.search(live_rows, 1)
+    _, nearest = index.index_.quantizer.search(index._prepare(live_rows), 1)
     assert (live_lists == nearest[:, 0]).mean() > 0.99
     monkeypatch.undo()
     store.close()  # a snapshot of rows and lists
