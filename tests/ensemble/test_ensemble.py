@@ -86,3 +86,22 @@ def test_a_failing_detector_fails_a_threaded_fit() -> None:
     )
     with pytest.raises(ConfigError):
         bad.fit(X)
+
+
+def test_learned_rows_are_refused_when_a_member_needs_them_exactly_and_the_index_rounds() -> None:
+    import loghunt.index.neighbors as neighbors_module
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 4)).astype(np.float32)
+    new = rng.normal(size=(20, 4)).astype(np.float32)
+    with pytest.MonkeyPatch.context() as patch:  # IVF (float16 lists) at this small size
+        patch.setattr(neighbors_module.NeighborIndex, "_choose_method", lambda self, n: "ivf")
+        alone = DetectorEnsemble(("knn",)).fit(X)
+        mixed = DetectorEnsemble(("knn", "kc=knn(metric='cosine')")).fit(X)
+    for ensemble in (alone, mixed):
+        assert ensemble.index_ is not None and ensemble.index_.holds_float16
+        ensemble.learn(new)
+    rows, _ = alone.learned_rows(20)
+    np.testing.assert_allclose(rows, new, rtol=1e-3, atol=1e-3)  # rounded, enough for itself
+    # kc keeps its own (cosine) index of the rows as given: rounded ones would change it.
+    assert mixed.learned_rows(20) is None

@@ -376,3 +376,23 @@ def test_an_ivf_index_saved_with_float32_lists_still_loads(tmp_path) -> None:
     queries = _clustered(50, 5, seed=3)
     np.testing.assert_array_equal(old.search(queries, 5).indices, index.search(queries, 5).indices)
     assert old.add(queries) == 50 and old.n_reference_ == len(X) + 50
+
+
+def test_ivf_fitted_on_values_beyond_float16_keeps_float32_lists() -> None:
+    X = _clustered(6_000, 5)
+    X[::2, 0] += 1e5  # scaled features may reach 1e6; float16 codes would overflow
+    index = NeighborIndex(method="ivf", target_recall=1.0).fit(X)
+    assert not index.holds_float16 and index.index_.d == 5
+    graph = index.search(X[:200], k=3)
+    assert (graph.indices[:, 0] == np.arange(200)).all() and (graph.distances[:, 0] == 0).all()
+
+
+def test_load_refuses_an_index_of_another_width(tmp_path) -> None:
+    for method, n in (("exact", 400), ("ivf", 6_000)):
+        folder = tmp_path / method
+        NeighborIndex(method=method).fit(_clustered(n, 5)).save(folder)
+        state = json.loads((folder / "index.json").read_text())
+        state["fitted"]["n_features_in_"] = 9  # float16 IVF pads 5 to 8: 9 is not 8's either
+        (folder / "index.json").write_text(json.dumps(state))
+        with pytest.raises(ConfigError, match="does not match"):
+            NeighborIndex.load(folder)

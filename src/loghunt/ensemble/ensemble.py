@@ -216,7 +216,7 @@ class DetectorEnsemble:
         """The last ``learned`` rows of the shared index (what :meth:`learn` added) but their
         first ``skip``, at most ``count`` of them, and their IVF lists. None when there is no
         shared index, or when a member with its own index needs the rows as given and the
-        shared one holds them normalised (cosine)."""
+        shared one holds them otherwise (cosine: normalised; float16: rounded)."""
         index = self.index_
         if index is None or not 0 <= skip <= learned <= index.n_reference_:
             return None
@@ -225,7 +225,7 @@ class DetectorEnsemble:
             for label, det in self.detectors_.items()
             if isinstance(det, NeighborDetector) and not self.shares_index(label)
         ]
-        if own_index and index.metric == "cosine":
+        if own_index and (index.metric == "cosine" or index.holds_float16):
             return None
         start = index.n_reference_ - learned + skip
         stop = index.n_reference_ if count is None else min(index.n_reference_, start + count)

@@ -47,8 +47,9 @@ _IVF_PARALLEL_MODE = 3
 #: zeros, which change no distance. Indexes saved with float32 lists still load.
 _IVF_CODES = faiss.ScalarQuantizer.QT_fp16
 _SIMD_COLUMNS = 8
-#: Stored IVF values are clipped to this; float16 reaches 65,504, and the codes hold each
-#: row minus its list's centre, which may be up to twice as large.
+#: float16 reaches 65,504 and the codes hold each row minus its list's centre: rows up to
+#: this bound (so centres too) always fit. An index fitted on larger values keeps float32
+#: lists; rows added later to a float16 one are clipped to it.
 _FP16_SAFE = 32_000.0
 _INDEX_FILE = "index.faiss"
 _PARAMS_FILE = "index.json"
@@ -107,8 +108,8 @@ class NeighborIndex:
     n_features_in_ : int
         Number of columns.
     index_ : faiss.Index
-        The FAISS index. IVF holds rows as float16, padded with zero columns to a multiple
-        of 8 and clipped to +-32,000 (far beyond any scaled feature).
+        The FAISS index. IVF fitted on values within +-32,000 holds rows as float16 (see
+        :attr:`holds_float16`), padded with zero columns to a multiple of 8.
     id_rows_ : ndarray of shape (n_reference_,) or None
         Reference row of each FAISS id when they differ (HNSW adds held-out rows last).
 
@@ -162,11 +163,12 @@ class NeighborIndex:
         """Index the reference rows ``R`` (float32 matrix) and tune the search."""
         self._check_params()
         _use_all_cores()
-        data = check_matrix(R)
+        data = self._normalised(check_matrix(R))
         n, d = data.shape
         self.method_ = self._choose_method(n)
-        self._width = -(-d // _SIMD_COLUMNS) * _SIMD_COLUMNS if self.method_ == "ivf" else d
-        data = self._prepare(data)
+        float16 = self.method_ == "ivf" and _fits_float16(data)
+        self._width = _float16_width(d) if float16 else d
+        data = self._padded(data)
         self.nprobe_: int | None = None
         self.ef_search_: int | None = None
         self.recall_ = 1.0
@@ -178,7 +180,7 @@ class NeighborIndex:
             self.index_ = faiss.IndexFlat(d, self._faiss_metric())
             self.index_.add(data)
         elif self.method_ == "ivf":
-            self._build_ivf(data)
+            self._build_ivf(data, float16)
         else:
             self._build_hnsw(data)
         return self
@@ -206,13 +208,16 @@ class NeighborIndex:
         # ~4 sqrt(n) lists, but k-means wants ~39 training points per centroid.
         return max(1, min(int(4 * np.sqrt(n)), n // 39))
 
-    def _build_ivf(self, data: Float32s) -> None:
+    def _build_ivf(self, data: Float32s, float16: bool) -> None:
         n, d = data.shape
         nlist = self._nlist(n)
         quantizer = faiss.IndexFlat(d, self._faiss_metric())
-        self.index_ = faiss.IndexIVFScalarQuantizer(
-            quantizer, d, nlist, _IVF_CODES, self._faiss_metric()
-        )
+        if float16:
+            self.index_ = faiss.IndexIVFScalarQuantizer(
+                quantizer, d, nlist, _IVF_CODES, self._faiss_metric()
+            )
+        else:
+            self.index_ = faiss.IndexIVFFlat(quantizer, d, nlist, self._faiss_metric())
         self.index_.cp.seed = self.random_state
         self.index_.parallel_mode = _IVF_PARALLEL_MODE
         # Coarse lists need not be optimal (nprobe is tuned to the recall afterwards): 10
@@ -223,7 +228,7 @@ class NeighborIndex:
         train = data if n_train == n else data[np.sort(rng.choice(n, n_train, replace=False))]
         with blas_distances():  # k-means and list assignment: nearest centres only
             self.index_.train(train)
-            self.index_.add(_storable(data))
+            self.index_.add(data)
         # The direct map lets reconstruct() return rows by number (self graph, exact repair).
         self.index_.make_direct_map()
         rows = self._tuning_rows(n)
@@ -354,8 +359,8 @@ class NeighborIndex:
             # HNSW ids are not row numbers; new FAISS ids map to the new rows, in order.
             new_rows = np.arange(self.n_reference_, self.n_reference_ + n_new, dtype=np.int64)
             self.id_rows_ = np.concatenate([self.id_rows_, new_rows])
-        if self.method_ == "ivf":
-            data = _storable(data)
+        if self.holds_float16:
+            data = np.clip(data, -_FP16_SAFE, _FP16_SAFE)
         with search_threads(self._pairs(n_new)):  # IVF assigns rows to lists by a search
             if lists is None:
                 with blas_distances():
@@ -525,11 +530,24 @@ class NeighborIndex:
 
     def _prepare(self, data: Float32s) -> Float32s:
         """Rows as FAISS takes them: normalised for cosine, padded to the index's width."""
-        if self.metric == "cosine":
-            norms = np.linalg.norm(data, axis=1, keepdims=True)
-            data = np.divide(data, norms, out=np.zeros_like(data), where=norms > 0)
+        return self._padded(self._normalised(data))
+
+    def _normalised(self, data: Float32s) -> Float32s:
+        if self.metric != "cosine":
+            return data
+        norms = np.linalg.norm(data, axis=1, keepdims=True)
+        out: Float32s = np.divide(data, norms, out=np.zeros_like(data), where=norms > 0)
+        return out
+
+    def _padded(self, data: Float32s) -> Float32s:
         pad = self._width - data.shape[1]
         return np.pad(data, ((0, 0), (0, pad))) if pad else data
+
+    @property
+    def holds_float16(self) -> bool:
+        """Whether the rows are stored as float16 (IVF fitted on values within +-32,000):
+        read back, they are rounded (and clipped when added beyond that bound)."""
+        return isinstance(self.index_, faiss.IndexIVFScalarQuantizer)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "index_"):
@@ -586,8 +604,9 @@ class NeighborIndex:
             idx.index_.parallel_mode = _IVF_PARALLEL_MODE
         elif idx.method_ == "hnsw":
             idx.index_.hnsw.efSearch = idx.ef_search_
-        extra = idx._width - idx.n_features_in_  # IVF rows are padded to a multiple of 8
-        if idx.index_.ntotal != idx.n_reference_ or not 0 <= extra < _SIMD_COLUMNS:
+        d = idx.n_features_in_
+        expected = _float16_width(d) if idx.holds_float16 else d
+        if idx.index_.ntotal != idx.n_reference_ or idx._width != expected:
             raise ConfigError(f"{path}: {_INDEX_FILE} does not match {_PARAMS_FILE}")
         return idx
 
@@ -617,11 +636,13 @@ def measure_recall(index: NeighborIndex, Q: ArrayLike, k: int) -> float:
     return _recall(graph.indices, graph.distances, exact_i, index._to_distance(exact_d))
 
 
-def _storable(rows: Float32s) -> Float32s:
-    """IVF rows clipped into float16's range (see ``_FP16_SAFE``)."""
-    if rows.size and np.abs(rows).max() > _FP16_SAFE:
-        return np.clip(rows, -_FP16_SAFE, _FP16_SAFE)
-    return rows
+def _float16_width(columns: int) -> int:
+    """Columns of float16 IVF rows: padded to FAISS's SIMD width."""
+    return -(-columns // _SIMD_COLUMNS) * _SIMD_COLUMNS
+
+
+def _fits_float16(rows: Float32s) -> bool:
+    return rows.size == 0 or float(np.abs(rows).max()) <= _FP16_SAFE
 
 
 def _drop_self(indices: Int64s, distances: Float32s, own: Int64s) -> tuple[Int64s, Float32s]:
