@@ -128,7 +128,7 @@ class NeighborIndex:
     #: The FAISS index; Any because the method decides its class (flat, IVF or HNSW) and
     #: FAISS's stubs do not cover every attribute used here.
     index_: Any
-    #: Columns of the rows FAISS holds: ``n_features_in_``, IVF padded to a multiple of 8.
+    #: Columns of the rows FAISS holds: ``n_features_in_``, float16 IVF's padded to 8s.
     _width: int
 
     _fitted_scalars: ClassVar[tuple[str, ...]] = (
@@ -359,7 +359,7 @@ class NeighborIndex:
             # HNSW ids are not row numbers; new FAISS ids map to the new rows, in order.
             new_rows = np.arange(self.n_reference_, self.n_reference_ + n_new, dtype=np.int64)
             self.id_rows_ = np.concatenate([self.id_rows_, new_rows])
-        if self.holds_float16:
+        if self.holds_float16 and not _fits_float16(data):
             data = np.clip(data, -_FP16_SAFE, _FP16_SAFE)
         with search_threads(self._pairs(n_new)):  # IVF assigns rows to lists by a search
             if lists is None:
@@ -461,7 +461,7 @@ class NeighborIndex:
         return NeighborGraph(indices, distances, self.metric, index=self)
 
     def reconstruct(self, start: int, stop: int) -> Float32s:
-        """Reference rows ``start:stop`` as stored (cosine: normalised; IVF: float16)."""
+        """Reference rows ``start:stop`` as stored (cosine: normalised; float16 IVF: rounded)."""
         stored = self._stored_rows(start, stop)
         if stored.shape[1] == self.n_features_in_:
             return stored
@@ -642,7 +642,8 @@ def _float16_width(columns: int) -> int:
 
 
 def _fits_float16(rows: Float32s) -> bool:
-    return rows.size == 0 or float(np.abs(rows).max()) <= _FP16_SAFE
+    # max and min, not abs: no copy of a million rows.
+    return rows.size == 0 or max(float(rows.max()), -float(rows.min())) <= _FP16_SAFE
 
 
 def _drop_self(indices: Int64s, distances: Float32s, own: Int64s) -> tuple[Int64s, Float32s]:
