@@ -372,8 +372,8 @@ class OnlineStore:
         the 1,000,000-vector model that takes 2.4 s for 900,000 kept rows (1.3 s of it
         loading the base), where learning the window anew took 37 us an event and held the
         store meanwhile. Only rows learned during the rebuild are added with the store held.
-        A model whose learned rows are not the window's (a member with its own cosine index)
-        learns the window's files instead. A failed rebuild is logged, counted in
+        A model whose learned rows cannot be read back as learned (a member with its own index
+        beside a shared one that normalises or rounds them) learns the window's files instead. A failed rebuild is logged, counted in
         ``rebuild_failures`` and tried again 30 s later; the old model serves meanwhile.
         """
         started = time.perf_counter()
