@@ -373,8 +373,9 @@ class OnlineStore:
         loading the base), where learning the window anew took 37 us an event and held the
         store meanwhile. Only rows learned during the rebuild are added with the store held.
         A model whose learned rows cannot be read back as learned (a member with its own index
-        beside a shared one that normalises or rounds them) learns the window's files instead. A failed rebuild is logged, counted in
-        ``rebuild_failures`` and tried again 30 s later; the old model serves meanwhile.
+        beside a shared one that normalises or rounds them) learns the window's files instead.
+        A failed rebuild is logged, counted in ``rebuild_failures`` and tried again 30 s
+        later; the old model serves meanwhile.
         """
         started = time.perf_counter()
         try:
