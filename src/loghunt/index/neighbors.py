@@ -468,7 +468,7 @@ class NeighborIndex:
         return np.ascontiguousarray(stored[:, : self.n_features_in_])
 
     def _stored_rows(self, start: int, stop: int) -> Float32s:
-        """Reference rows ``start:stop`` as FAISS holds them (IVF: padded)."""
+        """Reference rows ``start:stop`` as FAISS holds them (float16 IVF: padded)."""
         self._check_fitted()
         if self.id_rows_ is None:
             out: Float32s = self.index_.reconstruct_n(start, stop - start)
